@@ -1,0 +1,222 @@
+/*
+** pc_internal.h: what the files of core/ share and nothing outside core/
+** includes: the backend interface, the codecs, the configuration, the
+** allocator and error helpers.
+**
+** A backend stores bytes: a key, an already-encoded value and an absolute
+** expiry in milliseconds on the clock the backend names (monotonic for
+** in-process memory, wall time for what outlives the process). Encoding,
+** TTL rules, statistics and tiers live once, in pc_cache.c.
+*/
+#ifndef PC_INTERNAL_H
+#define PC_INTERNAL_H
+
+#include "pocketcache.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* ---- Allocation and errors ---- */
+void *pc__malloc(size_t n); /* the engine allocator; NULL on failure */
+void *pc__realloc(void *p, size_t n);
+void pc__free(void *p);
+char *pc__strdup(const char *z);
+
+/* Formats a message into the calling thread's error buffer (pc_errmsg). */
+int pc__error(int rc, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+const char *pc__errbuf(void);
+
+/* A seeded 64-bit hash of key bytes under a per-process random key, so
+** that keys chosen from outside cannot force collisions (pc_hash.c). */
+uint64_t pc__hash(const void *key, size_t nkey);
+
+/* ---- Bytes handed out by a backend ---- */
+/*
+** A borrowed view of stored bytes. free_fn (may be NULL for bytes that need
+** no release) must be called once with p; p is never NULL, even when n is 0.
+*/
+typedef struct pc_buf {
+  const unsigned char *p;
+  size_t n;
+  void (*free_fn)(void *);
+} pc_buf;
+
+static inline void pc__buf_release(pc_buf *b) {
+  if (b->free_fn) b->free_fn((void *)b->p);
+  b->free_fn = 0;
+}
+
+/* ---- Backend interface ---- */
+#define PC_EXPIRES_NEVER                                                       \
+  INT64_MAX /* absolute expiry of an entry that lives                          \
+               until removed */
+/* The `now` of every method but scan_open may be PC_NOW_LAZY: the engine
+** needed no time itself, and the backend reads its clock only if an entry
+** it meets has an expiry (a clock read costs as much as the rest of a
+** memory get). */
+#define PC_NOW_LAZY INT64_MIN
+
+/* Integer codec handed to a backend's incr: the engine's encoding. */
+typedef struct pc_int_codec {
+  /* PC_OK and *out, or PC_MISMATCH when the bytes are not an integer. */
+  int (*decode)(const unsigned char *p, size_t n, int64_t *out);
+  /* Writes the encoding into buf (PC_INT_ENCODED_MAX bytes); returns its
+  ** length. */
+  size_t (*encode)(int64_t v, unsigned char *buf);
+} pc_int_codec;
+#define PC_INT_ENCODED_MAX 32
+
+typedef struct pc_backend_item {
+  const void *key; /* valid until the next scan_next / scan_close */
+  size_t nkey;
+  pc_buf val; /* the caller releases it */
+  int64_t expires;
+} pc_backend_item;
+
+typedef struct pc_config pc_config;
+
+typedef struct pc_backend_methods {
+  const char *name;
+  bool wall_clock; /* expiries are wall time (else monotonic) */
+
+  /* Opens a store for cfg; PC_OK and *pb, or an error with the message in
+  ** the thread's error buffer. */
+  int (*open)(const pc_config *cfg, void **pb);
+  void (*close)(void *b);
+
+  /* Live entry under key at time now: PC_OK with *val (and *expires when
+  ** not NULL), or PC_NOTFOUND. */
+  int (*get)(void *b, const void *key, size_t nkey, int64_t now, pc_buf *val,
+             int64_t *expires);
+  /* Stores (key, val) with an absolute expiry; flags PC_SET_NX / XX /
+  ** KEEPTTL. PC_OK, PC_EXISTS (NX), PC_NOTFOUND (XX), or an error. */
+  int (*set)(void *b, const void *key, size_t nkey, const void *val,
+             size_t nval, int64_t expires, int flags, int64_t now);
+  /* PC_OK if a live entry was removed, else PC_NOTFOUND. */
+  int (*del)(void *b, const void *key, size_t nkey, int64_t now);
+  /* Removes all; *removed = live entries removed. */
+  int (*clear)(void *b, int64_t now, int64_t *removed);
+
+  /* Optional (NULL when the backend cannot): */
+  /* Sets a live entry's expiry: PC_OK or PC_NOTFOUND. */
+  int (*touch)(void *b, const void *key, size_t nkey, int64_t expires,
+               int64_t now);
+  /* Atomic add: an absent key starts at 0 with `expires`. */
+  int (*incr)(void *b, const void *key, size_t nkey, int64_t delta,
+              int64_t expires, int64_t now, const pc_int_codec *codec,
+              int64_t *result);
+  /* Iterates live entries with the key prefix (nocase: ASCII letters of the
+  ** prefix match either case). */
+  int (*scan_open)(void *b, const void *prefix, size_t nprefix, int nocase,
+                   int64_t now, void **pit);
+  int (*scan_next)(void *it, pc_backend_item *item); /* PC_OK or PC_DONE */
+  void (*scan_close)(void *it);
+  /* Counters the backend keeps: entries, bytes, evictions, expirations. */
+  void (*stats)(void *b, pc_stats *out);
+} pc_backend_methods;
+
+extern const pc_backend_methods pc__memory_backend;
+
+/* ---- Serializers ---- */
+/*
+** A serializer turns a pc_value into bytes and back.
+** encode: writes the encoding of v and sets (*out, *nout) to it: into
+** scratch when it fits in nscratch bytes (scratch may be NULL), else into
+** a buffer from pc__malloc that the caller frees (when *out != scratch).
+** PC_ERROR with a message (without the function name) for a value the
+** format cannot hold; nothing to free then.
+** decode: fills *v from (p, n). The decoded value may point into p: then it
+** takes over `release` (the buffer's release function, to be called with
+** p) and sets v->free_fn so that releasing v releases the buffer; when it
+** does not point into p it leaves *release untouched. Bytes that are not a
+** valid encoding are PC_ERROR (the engine counts a miss and an error).
+*/
+typedef struct pc_serializer {
+  const char *name;
+  int (*encode)(const pc_value *v, unsigned char *scratch, size_t nscratch,
+                unsigned char **out, size_t *nout);
+  int (*decode)(const unsigned char *p, size_t n, pc_value *v,
+                void (**release)(void *));
+  const pc_int_codec *ints;
+} pc_serializer;
+
+extern const pc_serializer pc__native_serializer;
+extern const pc_serializer pc__json_serializer;
+const pc_serializer *pc__serializer_find(const char *name);
+
+/* ---- Configuration ---- */
+#define PC_SYNC_OFF 0
+#define PC_SYNC_NORMAL 1
+#define PC_SYNC_FULL 2
+#define PC_ON_ERROR_FALLBACK 0
+#define PC_ON_ERROR_RAISE 1
+
+/*
+** One configuration, filled from JSON or key=value and validated
+** all-or-nothing. `set_mask` records which keys were given explicitly, so
+** that a backend-specific key given for another backend is an error.
+*/
+struct pc_config {
+  char backend[32];
+  int64_t default_ttl_ms; /* PC_TTL_NEVER when NULL/absent */
+  int64_t max_entries;    /* 0 = unbounded */
+  int64_t max_bytes;      /* keys + encoded values */
+  char eviction[16];
+  char serializer[16];
+  int64_t max_key_bytes, max_value_bytes;
+  char *cache_dir; /* pc__free */
+  bool create_dir;
+  int dir_mode, file_mode;
+  int synchronous;
+  char *url;    /* pc__free; may hold a password: never print it */
+  char *prefix; /* pc__free */
+  int64_t connect_timeout_ms, timeout_ms;
+  int on_error;
+  int64_t local_max_bytes;
+  uint32_t set_mask; /* 1 << PC_KEY_xxx for each key given */
+};
+
+/* Index of each key in the table of pc_config.c (order of SPEC §2). */
+enum {
+  PC_KEY_BACKEND,
+  PC_KEY_DEFAULT_TTL,
+  PC_KEY_MAX_ENTRIES,
+  PC_KEY_MAX_BYTES,
+  PC_KEY_EVICTION,
+  PC_KEY_SERIALIZER,
+  PC_KEY_MAX_KEY_BYTES,
+  PC_KEY_MAX_VALUE_BYTES,
+  PC_KEY_CACHE_DIR,
+  PC_KEY_CREATE_DIR,
+  PC_KEY_DIR_MODE,
+  PC_KEY_FILE_MODE,
+  PC_KEY_SYNCHRONOUS,
+  PC_KEY_URL,
+  PC_KEY_PREFIX,
+  PC_KEY_CONNECT_TIMEOUT_MS,
+  PC_KEY_TIMEOUT_MS,
+  PC_KEY_ON_ERROR,
+  PC_KEY_LOCAL_MAX_BYTES,
+  PC_KEY_COUNT
+};
+
+/* Defaults for a memory cache. */
+void pc__config_init(pc_config *cfg);
+/* Frees what the config owns (not cfg itself); safe twice. */
+void pc__config_free(pc_config *cfg);
+/* Fill from JSON text / key=value arguments. On error: PC_ERROR or
+** PC_NOMEM, message in the thread's error buffer naming the key, and cfg
+** holds its defaults (nothing half-applied). */
+int pc__config_from_json(pc_config *cfg, const char *json, size_t njson);
+int pc__config_from_kv(pc_config *cfg, int argc, const char *const *argv);
+/* Checks keys against the backend, applies the backend's defaults. */
+int pc__config_validate(pc_config *cfg);
+/* Canonical JSON text (pc__malloc'd), the URL's password masked. */
+char *pc__config_to_json(const pc_config *cfg);
+/* NULL if equal, else the name of the first key that differs. */
+const char *pc__config_diff(const pc_config *a, const pc_config *b);
+/* Parses "512", "64KB", "16MB", "1GB" (1024-based; also KiB/MiB/GiB, B). */
+int pc__parse_size(const char *z, size_t n, int64_t *out);
+
+#endif /* PC_INTERNAL_H */

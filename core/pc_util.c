@@ -1,0 +1,183 @@
+/*
+** pc_util.c: the process-wide plumbing every part of core/ uses: the
+** allocator, the per-thread error message, the clock, the TTL rules and the
+** pc_value constructors.
+*/
+#include "pc_internal.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- Allocator ---- */
+
+static pc_allocator g_alloc = {malloc, realloc, free};
+
+int pc_set_allocator(const pc_allocator *a) {
+  if (a && (!a->malloc_fn || !a->realloc_fn || !a->free_fn)) return PC_ERROR;
+  pc_allocator d = {malloc, realloc, free};
+  g_alloc = a ? *a : d;
+  return PC_OK;
+}
+
+void *pc__malloc(size_t n) {
+  return g_alloc.malloc_fn(n ? n : 1);
+}
+void *pc__realloc(void *p, size_t n) {
+  return g_alloc.realloc_fn(p, n ? n : 1);
+}
+void pc__free(void *p) {
+  if (p) g_alloc.free_fn(p);
+}
+void *pc_malloc(size_t n) {
+  return pc__malloc(n);
+}
+void pc_free(void *p) {
+  pc__free(p);
+}
+
+char *pc__strdup(const char *z) {
+  if (!z) return NULL;
+  size_t n = strlen(z);
+  char *p = pc__malloc(n + 1);
+  if (p) memcpy(p, z, n + 1);
+  return p;
+}
+
+/* ---- Errors ---- */
+
+/* One message per thread: a cache is shared by threads, so a message kept
+** in the cache object could be overwritten by another thread's call. */
+static _Thread_local char t_errmsg[PC_ERRMSG_MAX];
+
+int pc__error(int rc, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(t_errmsg, sizeof t_errmsg, fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+const char *pc__errbuf(void) {
+  return t_errmsg;
+}
+
+const char *pc_errmsg(const pc_cache *c) {
+  (void)c;
+  return t_errmsg;
+}
+
+/* ---- Clock ---- */
+
+static int64_t sys_ms(clockid_t id) {
+  struct timespec ts;
+  clock_gettime(id, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+static int64_t sys_mono(void *ctx) {
+  (void)ctx;
+  return sys_ms(CLOCK_MONOTONIC);
+}
+static int64_t sys_wall(void *ctx) {
+  (void)ctx;
+  return sys_ms(CLOCK_REALTIME);
+}
+
+static pc_clock g_clock = {sys_mono, sys_wall, NULL};
+
+void pc_set_clock(const pc_clock *clk) {
+  pc_clock d = {sys_mono, sys_wall, NULL};
+  g_clock = clk ? *clk : d;
+}
+int64_t pc_now_mono_ms(void) {
+  return g_clock.mono_ms(g_clock.ctx);
+}
+int64_t pc_now_wall_ms(void) {
+  return g_clock.wall_ms(g_clock.ctx);
+}
+
+/* ---- TTL rules (SPEC §3) ---- */
+
+int pc_ttl_from_seconds(double s, int64_t *ttl_ms) {
+  if (s == -1.0) {
+    *ttl_ms = PC_TTL_NEVER;
+    return PC_OK;
+  }
+  if (!(s > 0) || !isfinite(s))
+    return pc__error(PC_ERROR,
+                     "ttl must be a positive number of seconds, -1 or NULL");
+  double ms = ceil(s * 1000.0);
+  if (ms > (double)PC_TTL_MAX_MS)
+    return pc__error(PC_ERROR, "ttl is too large (at most 2^53 ms)");
+  *ttl_ms = (int64_t)ms;
+  return PC_OK;
+}
+
+int pc_ttl_from_text(const char *z, size_t n, int64_t *ttl_ms) {
+  char buf[64];
+  while (n > 0 && (*z == ' ' || *z == '\t'))
+    z++, n--;
+  while (n > 0 && (z[n - 1] == ' ' || z[n - 1] == '\t'))
+    n--;
+  if (n == 0 || n >= sizeof buf || memchr(z, 0, n))
+    return pc__error(PC_ERROR,
+                     "ttl must be a positive number of seconds, -1 or NULL");
+  memcpy(buf, z, n);
+  buf[n] = 0;
+  /* strtod would accept "inf", "nan" and hex floats: allow only decimal. */
+  for (size_t i = 0; i < n; i++) {
+    if (!strchr("0123456789+-.eE", buf[i]))
+      return pc__error(PC_ERROR,
+                       "ttl must be a positive number of seconds, -1 or NULL");
+  }
+  char *end;
+  double s = strtod(buf, &end);
+  if (end != buf + n)
+    return pc__error(PC_ERROR,
+                     "ttl must be a positive number of seconds, -1 or NULL");
+  return pc_ttl_from_seconds(s, ttl_ms);
+}
+
+/* ---- Values ---- */
+
+pc_value pc_null(void) {
+  pc_value v = {0};
+  v.type = PC_NULL;
+  return v;
+}
+pc_value pc_int(int64_t i) {
+  pc_value v = {0};
+  v.type = PC_INTEGER;
+  v.i = i;
+  return v;
+}
+pc_value pc_real(double r) {
+  pc_value v = {0};
+  v.type = PC_REAL;
+  v.r = r;
+  return v;
+}
+pc_value pc_text(const char *p, size_t n) {
+  pc_value v = {0};
+  v.type = PC_TEXT;
+  v.p = p ? p : "";
+  v.n = n;
+  return v;
+}
+pc_value pc_blob(const void *p, size_t n) {
+  pc_value v = {0};
+  v.type = PC_BLOB;
+  v.p = p ? p : "";
+  v.n = n;
+  return v;
+}
+
+void pc_value_release(pc_value *v) {
+  if (v && v->free_fn) {
+    v->free_fn((void *)v->p);
+    v->free_fn = NULL;
+  }
+}

@@ -1,0 +1,253 @@
+/*
+** pocketcache.h: the one public header of the PocketCache engine.
+**
+** The engine caches typed values under byte keys, in named process-wide
+** caches, behind pluggable backends. It has no SQLite types: the SQLite
+** extension in ext/ is one user of this header, a C program is another.
+**
+**   pc_cache *c;
+**   char err[PC_ERRMSG_MAX];
+**   if (pc_cache_open("api", "{\"max_bytes\":\"16MB\"}", &c, err, sizeof err))
+**     fprintf(stderr, "%s\n", err);
+**   pc_value v = pc_text("hello", 5);
+**   pc_set(c, "k", 1, &v, PC_TTL_DEFAULT);
+**   pc_value out;
+**   if (pc_get(c, "k", 1, &out) == PC_OK) { ...; pc_value_release(&out); }
+**   pc_cache_release(c);
+**
+** Conventions: every function returns a PC_* code; PC_NOTFOUND is an
+** ordinary outcome, not an error. On an error the message is kept in the
+** cache object (pc_errmsg) or written to the caller's buffer where there is
+** no object yet. A buffer argument is a pair (key, nkey) / (val, nval).
+** Every function is safe to call from any thread.
+*/
+#ifndef POCKETCACHE_H
+#define POCKETCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PC_VERSION "0.1.0"
+#define PC_ERRMSG_MAX 256
+
+/* ---- Return codes ---- */
+#define PC_OK 0          /* success */
+#define PC_NOTFOUND 1    /* no live entry under the key (not an error) */
+#define PC_EXISTS 2      /* add: a live entry is already there */
+#define PC_ERROR 3       /* an error; see pc_errmsg() */
+#define PC_NOMEM 4       /* out of memory */
+#define PC_TOOBIG 5      /* key or value over the cache's limit */
+#define PC_MISMATCH 6    /* incr on a value that is not an INTEGER */
+#define PC_UNSUPPORTED 7 /* the backend cannot do this operation */
+#define PC_DONE 8        /* iteration finished */
+
+/* ---- Values ---- */
+#define PC_NULL 0
+#define PC_INTEGER 1
+#define PC_REAL 2
+#define PC_TEXT 3
+#define PC_BLOB 4
+
+/*
+** A typed value. For PC_TEXT and PC_BLOB, (p, n) are the bytes (TEXT is
+** UTF-8, not NUL-terminated). A value filled by pc_get() owns a reference
+** to the stored bytes: call pc_value_release() when done, or hand p to a
+** consumer together with free_fn, which must then be called exactly once
+** with p (this is how ext/ gives SQLite the bytes without a copy).
+*/
+typedef struct pc_value {
+  int type;    /* PC_NULL .. PC_BLOB */
+  int is_json; /* PC_TEXT only: the text is JSON (SQLite subtype 'J') */
+  int64_t i;   /* PC_INTEGER */
+  double r;    /* PC_REAL */
+  const void *p;
+  size_t n;
+  void (*free_fn)(void *); /* NULL, or releases p; called with p */
+} pc_value;
+
+pc_value pc_null(void);
+pc_value pc_int(int64_t i);
+pc_value pc_real(double r);
+pc_value pc_text(const char *p, size_t n); /* borrows p */
+pc_value pc_blob(const void *p, size_t n); /* borrows p */
+
+/* Releases what a value filled by the engine holds; safe on any value. */
+void pc_value_release(pc_value *v);
+
+/* ---- TTL ---- */
+/*
+** TTLs are milliseconds. PC_TTL_DEFAULT takes the cache's default_ttl,
+** PC_TTL_NEVER never expires. pc_ttl_from_seconds() is the one place that
+** applies the TTL rules to a number of seconds: positive (rounded up to a
+** whole millisecond), -1 for never, at most 2^53 ms; 0, other negatives,
+** NaN and infinities are PC_ERROR. pc_ttl_from_text() accepts the same
+** numbers written as text and nothing else ('10abc' is an error).
+*/
+#define PC_TTL_DEFAULT INT64_MIN
+#define PC_TTL_NEVER (-1)
+#define PC_TTL_MAX_MS 9007199254740992LL /* 2^53 */
+int pc_ttl_from_seconds(double seconds, int64_t *ttl_ms);
+int pc_ttl_from_text(const char *z, size_t n, int64_t *ttl_ms);
+
+/* ---- Caches ---- */
+typedef struct pc_cache pc_cache;
+
+/*
+** Opens the cache `name` with a JSON object of configuration keys (NULL or
+** "" for all defaults), registering it process-wide. If `name` is already
+** open with the same configuration, *out is that cache; with another
+** configuration it is PC_ERROR naming the first difference. On success the
+** caller holds a reference: release it with pc_cache_release(); the cache
+** stays registered until pc_cache_close(name). On failure *out is NULL and
+** err (if not NULL) holds the message.
+*/
+int pc_cache_open(const char *name, const char *config_json, pc_cache **out,
+                  char *err, size_t nerr);
+
+/*
+** The same with configuration given as key=value strings (the arguments of
+** CREATE VIRTUAL TABLE ... USING pcache(...)); values may be quoted with ' or
+** ".
+*/
+int pc_cache_open_kv(const char *name, int argc, const char *const *argv,
+                     pc_cache **out, char *err, size_t nerr);
+
+/* A new reference to the open cache `name`, or NULL if none is open. The
+** cache "default" is always open. */
+pc_cache *pc_cache_find(const char *name);
+
+/* Unregisters `name`; references still held keep working until released.
+** PC_NOTFOUND if it was not open. Closing "default" drops its entries: the
+** next use makes a fresh one, or pc_cache_open("default", ...) reconfigures
+** it. */
+int pc_cache_close(const char *name);
+
+/* Drops a reference from open/find; NULL is a no-op. */
+void pc_cache_release(pc_cache *c);
+
+/* A counter that changes whenever a cache is opened or closed, so that a
+** caller keeping looked-up references can tell when to look again. */
+uint64_t pc_registry_version(void);
+
+/* Names of the open caches, sorted, as one malloc'd block: an array of
+** *count pointers followed by the strings. Free with pc_free(). */
+int pc_cache_names(char ***names, int *count);
+
+const char *pc_cache_name(const pc_cache *c);
+const char *pc_cache_backend_name(const pc_cache *c);
+/* The configuration as canonical JSON text (secrets masked); pc_free() it. */
+char *pc_cache_config_json(const pc_cache *c);
+
+/* The message of the last error on this cache in this thread's last call.
+** Valid until the next call on the cache from this thread. */
+const char *pc_errmsg(const pc_cache *c);
+
+/* ---- Operations ---- */
+/* Flags of pc_set(). */
+#define PC_SET_NX 0x01      /* only if absent (add) */
+#define PC_SET_XX 0x02      /* only if present */
+#define PC_SET_KEEPTTL 0x04 /* keep a present entry's expiry */
+
+/* Like pc_get, with the entry's TTL, expiry and size (a point lookup of
+** the pcache table). Counts as a get in the statistics. */
+typedef struct pc_item pc_item;
+int pc_get_item(pc_cache *c, const void *key, size_t nkey, pc_item *out);
+
+/* Gets the value under key: PC_OK with *out filled (release it), or
+** PC_NOTFOUND. Stored bytes that cannot be decoded are PC_NOTFOUND and
+** count in the errors statistic. */
+int pc_get(pc_cache *c, const void *key, size_t nkey, pc_value *out);
+
+/* Stores a copy of v with ttl_ms (PC_TTL_DEFAULT, PC_TTL_NEVER or > 0).
+** With PC_SET_NX: PC_EXISTS if a live entry is there. With PC_SET_XX:
+** PC_NOTFOUND if none is. Nothing is stored on any error. */
+int pc_set(pc_cache *c, const void *key, size_t nkey, const pc_value *v,
+           int64_t ttl_ms, int flags);
+
+/* PC_OK if a live entry was removed, else PC_NOTFOUND. */
+int pc_delete(pc_cache *c, const void *key, size_t nkey);
+
+/* PC_OK if a live entry is there, else PC_NOTFOUND. */
+int pc_has(pc_cache *c, const void *key, size_t nkey);
+
+/* Remaining TTL in ms (PC_TTL_NEVER if none): PC_OK or PC_NOTFOUND. */
+int pc_ttl(pc_cache *c, const void *key, size_t nkey, int64_t *ttl_ms);
+
+/* Resets the TTL of a live entry: PC_OK or PC_NOTFOUND. */
+int pc_touch(pc_cache *c, const void *key, size_t nkey, int64_t ttl_ms);
+
+/* Adds delta to the INTEGER under key, atomically; an absent key starts at
+** 0 and takes ttl_ms; a present one keeps its expiry. PC_MISMATCH if the
+** stored value is not an INTEGER, PC_ERROR on overflow. */
+int pc_incr(pc_cache *c, const void *key, size_t nkey, int64_t delta,
+            int64_t ttl_ms, int64_t *result);
+
+/* Removes every entry; *removed (may be NULL) gets how many were live. */
+int pc_clear(pc_cache *c, int64_t *removed);
+
+typedef struct pc_stats {
+  int64_t entries, bytes;
+  int64_t hits, misses, sets, deletes, evictions, expirations, errors;
+} pc_stats;
+int pc_get_stats(pc_cache *c, pc_stats *out);
+/* cache_stats() as a JSON object text; pc_free() it. NULL on OOM. */
+char *pc_stats_json(pc_cache *c);
+
+/* ---- Iteration (the pcache virtual table) ---- */
+typedef struct pc_iter pc_iter;
+struct pc_item {
+  const void *key; /* valid until the next pc_iter_next / pc_iter_close */
+  size_t nkey;
+  pc_value value;     /* release with pc_value_release, or hand on */
+  int64_t ttl_ms;     /* remaining, or PC_TTL_NEVER */
+  int64_t expires_at; /* Unix time in ms, or PC_TTL_NEVER */
+  int64_t size;       /* bytes stored for the entry (key + encoded value) */
+};
+
+/* Iterates the live entries whose key starts with prefix (nprefix 0 for
+** all); with nocase, ASCII letters of the prefix match either case. Entries
+** written during the iteration may or may not be seen; none is torn. */
+int pc_iter_open(pc_cache *c, const void *prefix, size_t nprefix, int nocase,
+                 pc_iter **out);
+/* PC_OK with *item filled, PC_DONE at the end, or an error. */
+int pc_iter_next(pc_iter *it, pc_item *item);
+void pc_iter_close(pc_iter *it);
+
+/* ---- Process-wide settings ---- */
+/*
+** The allocator of the engine (default: malloc/realloc/free). Set it before
+** the first cache is opened; the SQLite extension sets SQLite's so that
+** SQLite's memory accounting and fault injection reach the cache.
+*/
+typedef struct pc_allocator {
+  void *(*malloc_fn)(size_t);
+  void *(*realloc_fn)(void *, size_t);
+  void (*free_fn)(void *);
+} pc_allocator;
+int pc_set_allocator(const pc_allocator *a);
+void *pc_malloc(size_t n);
+void pc_free(void *p);
+
+/*
+** The clock: monotonic milliseconds for in-process expiry and wall-clock
+** milliseconds (Unix time) for what is shown or stored outside the
+** process. Tests install their own to move time; NULL restores the system
+** clock.
+*/
+typedef struct pc_clock {
+  int64_t (*mono_ms)(void *ctx);
+  int64_t (*wall_ms)(void *ctx);
+  void *ctx;
+} pc_clock;
+void pc_set_clock(const pc_clock *clk);
+int64_t pc_now_mono_ms(void);
+int64_t pc_now_wall_ms(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* POCKETCACHE_H */
