@@ -1,0 +1,612 @@
+/*
+** pc_cache.c: the engine. It owns the process-wide registry of named caches
+** and, for each cache, its configuration, backend, serializer and
+** statistics. Every pc_* operation passes through here, so the TTL policy,
+** the size limits, encoding and counting are written once whatever the
+** backend.
+**
+** How it works
+**   - The registry is a small array of caches under one mutex. It is touched
+**     only to open, find and close caches; the SQL layer keeps the
+**     references it found and looks again only when pc_registry_version()
+**     changes, so the hot path never takes the registry lock.
+**   - A cache is reference-counted: the registry holds one reference while
+**     the cache is open, each caller of open/find holds one more. Closing a
+**     cache unregisters it; it is freed when the last reference goes.
+**   - "default" (memory, 64 MiB) is created on first use, and again after
+**     it was closed, so it always exists.
+**   - Statistics are striped: each thread adds to one of PC_STRIPES
+**     cache-line-aligned counter sets, so threads do not bounce one line.
+*/
+#include "pc_internal.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PC_STRIPES 16
+#define PC_NAME_MAX 255
+
+enum { ST_HITS, ST_MISSES, ST_SETS, ST_DELETES, ST_ERRORS, ST_COUNT };
+
+typedef struct pc_stripe {
+  _Atomic int64_t n[ST_COUNT];
+} __attribute__((aligned(64))) pc_stripe;
+
+struct pc_cache {
+  char *name;                   /* pc__free */
+  pc_config cfg;                /* pc__config_free */
+  const pc_backend_methods *be; /* static */
+  void *b;                      /* be->close */
+  const pc_serializer *ser;     /* static */
+  _Atomic int refs;
+  pc_stripe stripes[PC_STRIPES];
+};
+
+/* ---- Statistics ---- */
+
+static _Atomic unsigned g_next_stripe;
+static _Thread_local int t_stripe = -1;
+
+static inline void stat_add(pc_cache *c, int which) {
+  if (t_stripe < 0)
+    t_stripe = (int)(atomic_fetch_add(&g_next_stripe, 1) % PC_STRIPES);
+  atomic_fetch_add_explicit(&c->stripes[t_stripe].n[which], 1,
+                            memory_order_relaxed);
+}
+
+static int64_t stat_sum(pc_cache *c, int which) {
+  int64_t s = 0;
+  for (int i = 0; i < PC_STRIPES; i++)
+    s += atomic_load_explicit(&c->stripes[i].n[which], memory_order_relaxed);
+  return s;
+}
+
+/* ---- Backends and the registry ---- */
+
+static const pc_backend_methods *backend_find(const char *name) {
+  if (strcmp(name, "memory") == 0) return &pc__memory_backend;
+  return NULL;
+}
+
+static pthread_mutex_t g_reg_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pc_cache **g_reg;   /* pc__free; the registry's references */
+static int g_nreg, g_areg; /* used and allocated slots of g_reg */
+static _Atomic uint64_t g_reg_version = 1;
+
+uint64_t pc_registry_version(void) {
+  return atomic_load_explicit(&g_reg_version, memory_order_acquire);
+}
+
+static void cache_free(pc_cache *c) {
+  if (!c) return;
+  if (c->b) c->be->close(c->b);
+  pc__config_free(&c->cfg);
+  pc__free(c->name);
+  pc__free(c);
+}
+
+void pc_cache_release(pc_cache *c) {
+  if (c && atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
+    cache_free(c);
+}
+
+static int do_reg_find(const char *name) {
+  for (int i = 0; i < g_nreg; i++)
+    if (strcmp(g_reg[i]->name, name) == 0) return i;
+  return -1;
+}
+
+/* Creates a cache from a validated configuration (which it takes over). */
+static int cache_new(const char *name, pc_config *cfg, pc_cache **out) {
+  const pc_backend_methods *be = backend_find(cfg->backend);
+  if (!be)
+    return pc__error(PC_ERROR, "backend %s is not available in this build",
+                     cfg->backend);
+  const pc_serializer *ser = pc__serializer_find(cfg->serializer);
+  if (!ser)
+    return pc__error(PC_ERROR, "serializer: unknown serializer '%s'",
+                     cfg->serializer);
+  pc_cache *c = pc__malloc(sizeof *c);
+  if (!c) return pc__error(PC_NOMEM, "out of memory");
+  memset(c, 0, sizeof *c);
+  c->name = pc__strdup(name);
+  if (!c->name) {
+    pc__free(c);
+    return pc__error(PC_NOMEM, "out of memory");
+  }
+  int rc = be->open(cfg, &c->b);
+  if (rc != PC_OK) {
+    pc__free(c->name);
+    pc__free(c);
+    return rc;
+  }
+  c->cfg = *cfg;
+  memset(cfg, 0, sizeof *cfg);
+  c->be = be;
+  c->ser = ser;
+  atomic_init(&c->refs, 1);
+  *out = c;
+  return PC_OK;
+}
+
+/* Registers or finds `name` for cfg; takes over cfg in every case. */
+static int cache_open_cfg(const char *name, pc_config *cfg, pc_cache **out) {
+  int rc;
+  *out = NULL;
+  size_t nname = name ? strlen(name) : 0;
+  if (nname == 0 || nname > PC_NAME_MAX) {
+    pc__config_free(cfg);
+    return pc__error(PC_ERROR, "cache name must be 1 to %d bytes", PC_NAME_MAX);
+  }
+  pthread_mutex_lock(&g_reg_mutex);
+  int i = do_reg_find(name);
+  if (i >= 0) {
+    const char *diff = pc__config_diff(&g_reg[i]->cfg, cfg);
+    if (diff) {
+      rc = pc__error(PC_ERROR, "cache '%s' is already open with a different %s",
+                     name, diff);
+    } else {
+      atomic_fetch_add(&g_reg[i]->refs, 1);
+      *out = g_reg[i];
+      rc = PC_OK;
+    }
+    pc__config_free(cfg);
+    pthread_mutex_unlock(&g_reg_mutex);
+    return rc;
+  }
+  if (g_nreg == g_areg) {
+    int na = g_areg ? g_areg * 2 : 8;
+    pc_cache **a = pc__realloc(g_reg, sizeof(*a) * (size_t)na);
+    if (!a) {
+      pc__config_free(cfg);
+      pthread_mutex_unlock(&g_reg_mutex);
+      return pc__error(PC_NOMEM, "out of memory");
+    }
+    g_reg = a;
+    g_areg = na;
+  }
+  pc_cache *c = NULL;
+  rc = cache_new(name, cfg, &c);
+  if (rc == PC_OK) {
+    atomic_fetch_add(&c->refs,
+                     1); /* the caller's; the first is the registry's */
+    g_reg[g_nreg++] = c;
+    atomic_fetch_add_explicit(&g_reg_version, 1, memory_order_release);
+    *out = c;
+  } else {
+    pc__config_free(cfg);
+  }
+  pthread_mutex_unlock(&g_reg_mutex);
+  return rc;
+}
+
+static int finish_open(int rc, pc_cache **out, char *err, size_t nerr) {
+  if (rc != PC_OK && err && nerr) snprintf(err, nerr, "%s", pc__errbuf());
+  (void)out;
+  return rc;
+}
+
+int pc_cache_open(const char *name, const char *json, pc_cache **out, char *err,
+                  size_t nerr) {
+  pc_config cfg;
+  pc__config_init(&cfg);
+  int rc = PC_OK;
+  if (json && json[0]) rc = pc__config_from_json(&cfg, json, strlen(json));
+  if (rc == PC_OK) rc = pc__config_validate(&cfg);
+  if (rc != PC_OK) {
+    pc__config_free(&cfg);
+    *out = NULL;
+    return finish_open(rc, out, err, nerr);
+  }
+  return finish_open(cache_open_cfg(name, &cfg, out), out, err, nerr);
+}
+
+int pc_cache_open_kv(const char *name, int argc, const char *const *argv,
+                     pc_cache **out, char *err, size_t nerr) {
+  pc_config cfg;
+  pc__config_init(&cfg);
+  int rc = pc__config_from_kv(&cfg, argc, argv);
+  if (rc == PC_OK) rc = pc__config_validate(&cfg);
+  if (rc != PC_OK) {
+    pc__config_free(&cfg);
+    *out = NULL;
+    return finish_open(rc, out, err, nerr);
+  }
+  return finish_open(cache_open_cfg(name, &cfg, out), out, err, nerr);
+}
+
+pc_cache *pc_cache_find(const char *name) {
+  if (!name) return NULL;
+  if (strcmp(name, "default") == 0) {
+    /* Always there: made with the defaults when missing. */
+    pc_cache *c = NULL;
+    pc_config cfg;
+    pc__config_init(&cfg);
+    if (pc__config_validate(&cfg) != PC_OK) {
+      pc__config_free(&cfg);
+      return NULL;
+    }
+    pthread_mutex_lock(&g_reg_mutex);
+    int i = do_reg_find(name);
+    if (i >= 0) {
+      c = g_reg[i];
+      atomic_fetch_add(&c->refs, 1);
+      pthread_mutex_unlock(&g_reg_mutex);
+      pc__config_free(&cfg);
+      return c;
+    }
+    pthread_mutex_unlock(&g_reg_mutex);
+    /* A concurrent opener may win with another configuration: then that
+    ** one is "default", and the diff error here is answered by a retry. */
+    if (cache_open_cfg(name, &cfg, &c) != PC_OK) {
+      pthread_mutex_lock(&g_reg_mutex);
+      i = do_reg_find(name);
+      if (i >= 0) {
+        c = g_reg[i];
+        atomic_fetch_add(&c->refs, 1);
+      }
+      pthread_mutex_unlock(&g_reg_mutex);
+    }
+    return c;
+  }
+  pc_cache *c = NULL;
+  pthread_mutex_lock(&g_reg_mutex);
+  int i = do_reg_find(name);
+  if (i >= 0) {
+    c = g_reg[i];
+    atomic_fetch_add(&c->refs, 1);
+  }
+  pthread_mutex_unlock(&g_reg_mutex);
+  return c;
+}
+
+int pc_cache_close(const char *name) {
+  pthread_mutex_lock(&g_reg_mutex);
+  int i = name ? do_reg_find(name) : -1;
+  pc_cache *c = NULL;
+  if (i >= 0) {
+    c = g_reg[i];
+    g_reg[i] = g_reg[--g_nreg];
+    atomic_fetch_add_explicit(&g_reg_version, 1, memory_order_release);
+  }
+  pthread_mutex_unlock(&g_reg_mutex);
+  if (!c) return PC_NOTFOUND;
+  pc_cache_release(c);
+  return PC_OK;
+}
+
+static int cmp_names(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int pc_cache_names(char ***names, int *count) {
+  *names = NULL;
+  *count = 0;
+  pthread_mutex_lock(&g_reg_mutex);
+  size_t bytes = sizeof(char *) * (size_t)(g_nreg + 1);
+  for (int i = 0; i < g_nreg; i++)
+    bytes += strlen(g_reg[i]->name) + 1;
+  char **a = pc__malloc(bytes);
+  if (!a) {
+    pthread_mutex_unlock(&g_reg_mutex);
+    return pc__error(PC_NOMEM, "out of memory");
+  }
+  char *z = (char *)(a + g_nreg + 1);
+  for (int i = 0; i < g_nreg; i++) {
+    size_t n = strlen(g_reg[i]->name) + 1;
+    memcpy(z, g_reg[i]->name, n);
+    a[i] = z;
+    z += n;
+  }
+  a[g_nreg] = NULL;
+  *count = g_nreg;
+  pthread_mutex_unlock(&g_reg_mutex);
+  qsort(a, (size_t)*count, sizeof *a, cmp_names);
+  *names = a;
+  return PC_OK;
+}
+
+const char *pc_cache_name(const pc_cache *c) {
+  return c->name;
+}
+const char *pc_cache_backend_name(const pc_cache *c) {
+  return c->be->name;
+}
+char *pc_cache_config_json(const pc_cache *c) {
+  return pc__config_to_json(&c->cfg);
+}
+
+/* ---- TTL and time ---- */
+
+static inline int64_t cache_now(const pc_cache *c) {
+  return c->be->wall_clock ? pc_now_wall_ms() : pc_now_mono_ms();
+}
+
+/* Absolute expiry for ttl_ms on the backend's clock. *now is read from the
+** clock only when the TTL needs it, else left PC_NOW_LAZY for the backend
+** (most entries of a memoizing cache never expire: no clock read then). */
+static int64_t expiry_for(const pc_cache *c, int64_t ttl_ms, int64_t *now) {
+  *now = PC_NOW_LAZY;
+  if (ttl_ms == PC_TTL_DEFAULT) ttl_ms = c->cfg.default_ttl_ms;
+  if (ttl_ms == PC_TTL_NEVER || ttl_ms <= 0) return PC_EXPIRES_NEVER;
+  *now = cache_now(c);
+  if (*now > PC_EXPIRES_NEVER - ttl_ms) return PC_EXPIRES_NEVER - 1;
+  return *now + ttl_ms;
+}
+
+static int check_ttl(int64_t ttl_ms) {
+  if (ttl_ms == PC_TTL_DEFAULT || ttl_ms == PC_TTL_NEVER ||
+      (ttl_ms > 0 && ttl_ms <= PC_TTL_MAX_MS))
+    return PC_OK;
+  return pc__error(PC_ERROR,
+                   "ttl must be a positive number of seconds, -1 or NULL");
+}
+
+static inline int check_key(const pc_cache *c, size_t nkey) {
+  if ((int64_t)nkey > c->cfg.max_key_bytes)
+    return pc__error(PC_TOOBIG, "key is larger than max_key_bytes (%lld)",
+                     (long long)c->cfg.max_key_bytes);
+  return PC_OK;
+}
+
+/* ---- Operations ---- */
+
+/* Decodes buf into *out, taking over its release. */
+static int decode_buf(pc_cache *c, pc_buf *buf, pc_value *out) {
+  void (*release)(void *) = buf->free_fn;
+  memset(out, 0, sizeof *out);
+  int rc = c->ser->decode(buf->p, buf->n, out, &release);
+  if (release) release((void *)buf->p);
+  buf->free_fn = NULL;
+  if (rc != PC_OK) {
+    pc_value_release(out);
+    stat_add(c, ST_ERRORS);
+    return PC_NOTFOUND;
+  }
+  return PC_OK;
+}
+
+/* The lookup behind pc_get and pc_get_item: value, expiry and size. */
+static int do_lookup(pc_cache *c, const void *key, size_t nkey, int64_t now,
+                     pc_value *out, int64_t *expires, int64_t *size) {
+  int rc = check_key(c, nkey);
+  if (rc) return rc;
+  pc_buf buf;
+  rc = c->be->get(c->b, key, nkey, now, &buf, expires);
+  if (rc == PC_OK) {
+    if (size) *size = (int64_t)(nkey + buf.n);
+    rc = decode_buf(c, &buf, out);
+  }
+  if (rc == PC_OK)
+    stat_add(c, ST_HITS);
+  else if (rc == PC_NOTFOUND)
+    stat_add(c, ST_MISSES);
+  else
+    stat_add(c, ST_ERRORS);
+  return rc;
+}
+
+int pc_get(pc_cache *c, const void *key, size_t nkey, pc_value *out) {
+  return do_lookup(c, key, nkey, PC_NOW_LAZY, out, NULL, NULL);
+}
+
+/* Fills the TTL fields of an item from an absolute expiry. */
+static void item_times(const pc_cache *c, pc_item *item, int64_t expires,
+                       int64_t now, int64_t wall_now) {
+  if (expires == PC_EXPIRES_NEVER) {
+    item->ttl_ms = item->expires_at = PC_TTL_NEVER;
+  } else {
+    item->ttl_ms = expires - now;
+    item->expires_at = c->be->wall_clock ? expires : wall_now + item->ttl_ms;
+  }
+}
+
+int pc_get_item(pc_cache *c, const void *key, size_t nkey, pc_item *out) {
+  int64_t now = cache_now(c), expires;
+  int rc = do_lookup(c, key, nkey, now, &out->value, &expires, &out->size);
+  if (rc != PC_OK) return rc;
+  out->key = key;
+  out->nkey = nkey;
+  item_times(c, out, expires, now, pc_now_wall_ms());
+  return PC_OK;
+}
+
+int pc_set(pc_cache *c, const void *key, size_t nkey, const pc_value *v,
+           int64_t ttl_ms, int flags) {
+  int rc = check_key(c, nkey);
+  if (rc == PC_OK) rc = check_ttl(ttl_ms);
+  if (rc) return rc;
+  if ((v->type == PC_TEXT || v->type == PC_BLOB) &&
+      (int64_t)v->n > c->cfg.max_value_bytes)
+    return pc__error(PC_TOOBIG, "value is larger than max_value_bytes (%lld)",
+                     (long long)c->cfg.max_value_bytes);
+  /* Small encodings stay on the stack: the backend copies them anyway. */
+  unsigned char scratch[512], *enc;
+  size_t nenc;
+  rc = c->ser->encode(v, scratch, sizeof scratch, &enc, &nenc);
+  if (rc) return rc;
+  if ((int64_t)nenc > c->cfg.max_value_bytes + 16) {
+    if (enc != scratch) pc__free(enc);
+    return pc__error(PC_TOOBIG, "value is larger than max_value_bytes (%lld)",
+                     (long long)c->cfg.max_value_bytes);
+  }
+  int64_t now, expires = expiry_for(c, ttl_ms, &now);
+  rc = c->be->set(c->b, key, nkey, enc, nenc, expires, flags, now);
+  if (enc != scratch) pc__free(enc);
+  if (rc == PC_OK)
+    stat_add(c, ST_SETS);
+  else if (rc != PC_EXISTS && rc != PC_NOTFOUND)
+    stat_add(c, ST_ERRORS);
+  return rc;
+}
+
+int pc_delete(pc_cache *c, const void *key, size_t nkey) {
+  int rc = check_key(c, nkey);
+  if (rc) return rc;
+  rc = c->be->del(c->b, key, nkey, PC_NOW_LAZY);
+  if (rc == PC_OK) stat_add(c, ST_DELETES);
+  return rc;
+}
+
+int pc_has(pc_cache *c, const void *key, size_t nkey) {
+  int rc = check_key(c, nkey);
+  if (rc) return rc;
+  pc_buf buf;
+  rc = c->be->get(c->b, key, nkey, PC_NOW_LAZY, &buf, NULL);
+  if (rc == PC_OK) pc__buf_release(&buf);
+  return rc;
+}
+
+int pc_ttl(pc_cache *c, const void *key, size_t nkey, int64_t *ttl_ms) {
+  int rc = check_key(c, nkey);
+  if (rc) return rc;
+  pc_buf buf;
+  int64_t expires, now = cache_now(c);
+  rc = c->be->get(c->b, key, nkey, now, &buf, &expires);
+  if (rc != PC_OK) return rc;
+  pc__buf_release(&buf);
+  *ttl_ms = expires == PC_EXPIRES_NEVER ? PC_TTL_NEVER : expires - now;
+  return PC_OK;
+}
+
+int pc_touch(pc_cache *c, const void *key, size_t nkey, int64_t ttl_ms) {
+  int rc = check_key(c, nkey);
+  if (rc == PC_OK) rc = check_ttl(ttl_ms);
+  if (rc) return rc;
+  int64_t now, expires = expiry_for(c, ttl_ms, &now);
+  if (c->be->touch) return c->be->touch(c->b, key, nkey, expires, now);
+  /* A composition for backends without touch: not atomic against a
+  ** concurrent writer of the same key, which then simply wins. */
+  pc_buf buf;
+  rc = c->be->get(c->b, key, nkey, now, &buf, NULL);
+  if (rc != PC_OK) return rc;
+  rc = c->be->set(c->b, key, nkey, buf.p, buf.n, expires, PC_SET_XX, now);
+  pc__buf_release(&buf);
+  return rc;
+}
+
+int pc_incr(pc_cache *c, const void *key, size_t nkey, int64_t delta,
+            int64_t ttl_ms, int64_t *result) {
+  int rc = check_key(c, nkey);
+  if (rc == PC_OK) rc = check_ttl(ttl_ms);
+  if (rc) return rc;
+  if (!c->be->incr)
+    return pc__error(PC_UNSUPPORTED, "incr is not supported by backend %s",
+                     c->be->name);
+  int64_t now, expires = expiry_for(c, ttl_ms, &now);
+  rc = c->be->incr(c->b, key, nkey, delta, expires, now, c->ser->ints, result);
+  if (rc == PC_MISMATCH)
+    return pc__error(PC_MISMATCH, "the stored value is not an integer");
+  if (rc == PC_OK) stat_add(c, ST_SETS);
+  return rc;
+}
+
+int pc_clear(pc_cache *c, int64_t *removed) {
+  int64_t n = 0;
+  int rc = c->be->clear(c->b, PC_NOW_LAZY, &n);
+  if (removed) *removed = n;
+  return rc;
+}
+
+int pc_get_stats(pc_cache *c, pc_stats *out) {
+  memset(out, 0, sizeof *out);
+  if (c->be->stats) c->be->stats(c->b, out);
+  out->hits = stat_sum(c, ST_HITS);
+  out->misses = stat_sum(c, ST_MISSES);
+  out->sets = stat_sum(c, ST_SETS);
+  out->deletes = stat_sum(c, ST_DELETES);
+  out->errors += stat_sum(c, ST_ERRORS);
+  return PC_OK;
+}
+
+char *pc_stats_json(pc_cache *c) {
+  pc_stats s;
+  pc_get_stats(c, &s);
+  int64_t lookups = s.hits + s.misses;
+  double ratio = lookups ? (double)s.hits / (double)lookups : 0.0;
+  /* The name is the only text; escape what JSON needs. */
+  size_t nname = strlen(c->name);
+  char *name = pc__malloc(nname * 6 + 1);
+  if (!name) return NULL;
+  char *w = name;
+  for (size_t i = 0; i < nname; i++) {
+    unsigned char ch = (unsigned char)c->name[i];
+    if (ch == '"' || ch == '\\') {
+      *w++ = '\\';
+      *w++ = (char)ch;
+    } else if (ch < 0x20) {
+      w += sprintf(w, "\\u%04x", ch);
+    } else {
+      *w++ = (char)ch;
+    }
+  }
+  *w = 0;
+  size_t cap = strlen(name) + 512;
+  char *z = pc__malloc(cap);
+  if (z)
+    snprintf(z, cap,
+             "{\"cache\":\"%s\",\"backend\":\"%s\",\"entries\":%lld,"
+             "\"bytes\":%lld,\"hits\":%lld,\"misses\":%lld,"
+             "\"hit_ratio\":%.4f,\"sets\":%lld,\"deletes\":%lld,"
+             "\"evictions\":%lld,\"expirations\":%lld,\"errors\":%lld}",
+             name, c->be->name, (long long)s.entries, (long long)s.bytes,
+             (long long)s.hits, (long long)s.misses, ratio, (long long)s.sets,
+             (long long)s.deletes, (long long)s.evictions,
+             (long long)s.expirations, (long long)s.errors);
+  pc__free(name);
+  return z;
+}
+
+/* ---- Iteration ---- */
+
+struct pc_iter {
+  pc_cache *c; /* a reference: pc_cache_release */
+  void *it;    /* c->be->scan_close */
+  int64_t now, wall_now;
+};
+
+int pc_iter_open(pc_cache *c, const void *prefix, size_t nprefix, int nocase,
+                 pc_iter **out) {
+  *out = NULL;
+  if (!c->be->scan_open)
+    return pc__error(PC_UNSUPPORTED, "scan is not supported by backend %s",
+                     c->be->name);
+  pc_iter *p = pc__malloc(sizeof *p);
+  if (!p) return pc__error(PC_NOMEM, "out of memory");
+  p->now = cache_now(c);
+  p->wall_now = pc_now_wall_ms();
+  int rc = c->be->scan_open(c->b, prefix, nprefix, nocase, p->now, &p->it);
+  if (rc != PC_OK) {
+    pc__free(p);
+    return rc;
+  }
+  atomic_fetch_add(&c->refs, 1);
+  p->c = c;
+  *out = p;
+  return PC_OK;
+}
+
+int pc_iter_next(pc_iter *p, pc_item *item) {
+  for (;;) {
+    pc_backend_item bi;
+    int rc = p->c->be->scan_next(p->it, &bi);
+    if (rc != PC_OK) return rc;
+    int64_t size = (int64_t)(bi.nkey + bi.val.n);
+    if (decode_buf(p->c, &bi.val, &item->value) != PC_OK) continue;
+    item->key = bi.key;
+    item->nkey = bi.nkey;
+    item->size = size;
+    item_times(p->c, item, bi.expires, p->now, p->wall_now);
+    return PC_OK;
+  }
+}
+
+void pc_iter_close(pc_iter *p) {
+  if (!p) return;
+  p->c->be->scan_close(p->it);
+  pc_cache_release(p->c);
+  pc__free(p);
+}
