@@ -1,0 +1,268 @@
+/*
+** pcx_util.c: conversions between SQLite and the engine, the per-connection
+** cache lookup, and the mapping of engine codes to SQL errors. Every SQL
+** error of PocketCache is made here, so each one reads "function: problem".
+*/
+#include "pcx.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- Per-connection state ---- */
+
+pcx_conn *pcx_conn_new(void) {
+  pcx_conn *conn = sqlite3_malloc64(sizeof *conn);
+  if (conn) memset(conn, 0, sizeof *conn);
+  return conn;
+}
+
+static void conn_drop_slots(pcx_conn *conn) {
+  pc_cache_release(conn->dflt);
+  conn->dflt = NULL;
+  for (int i = 0; i < PCX_SLOTS; i++) {
+    pc_cache_release(conn->slot[i].c);
+    sqlite3_free(conn->slot[i].name);
+    conn->slot[i].c = NULL;
+    conn->slot[i].name = NULL;
+  }
+}
+
+void pcx_conn_unref(void *p) {
+  pcx_conn *conn = p;
+  if (conn && --conn->refs <= 0) {
+    conn_drop_slots(conn);
+    sqlite3_free(conn);
+  }
+}
+
+pc_cache *pcx_cache(pcx_conn *conn, const char *name) {
+  uint64_t v = pc_registry_version();
+  if (v != conn->version) {
+    conn_drop_slots(conn);
+    conn->version = v;
+  }
+  if (!name || strcmp(name, "default") == 0) {
+    if (!conn->dflt) {
+      conn->dflt = pc_cache_find("default");
+      /* Making "default" moved the version: remember the new one. */
+      conn->version = pc_registry_version();
+    }
+    return conn->dflt;
+  }
+  for (int i = 0; i < PCX_SLOTS; i++)
+    if (conn->slot[i].name && strcmp(conn->slot[i].name, name) == 0)
+      return conn->slot[i].c;
+  pc_cache *c = pc_cache_find(name);
+  if (!c) return NULL;
+  char *z = sqlite3_mprintf("%s", name);
+  if (!z) {
+    pc_cache_release(c);
+    return NULL;
+  }
+  int i = conn->next_slot;
+  conn->next_slot = (i + 1) % PCX_SLOTS;
+  pc_cache_release(conn->slot[i].c);
+  sqlite3_free(conn->slot[i].name);
+  conn->slot[i].c = c;
+  conn->slot[i].name = z;
+  return c;
+}
+
+/* ---- Values ---- */
+
+int pcx_key(sqlite3_value *v, const void **key, size_t *nkey) {
+  switch (sqlite3_value_type(v)) {
+  case SQLITE_NULL:
+    return 1;
+  case SQLITE_BLOB: {
+    const void *p = sqlite3_value_blob(v);
+    int n = sqlite3_value_bytes(v);
+    if (!p && n > 0) return SQLITE_NOMEM;
+    *key = p ? p : "";
+    *nkey = (size_t)n;
+    return 0;
+  }
+  default: {
+    const unsigned char *p = sqlite3_value_text(v);
+    if (!p) return SQLITE_NOMEM;
+    *key = p;
+    *nkey = (size_t)sqlite3_value_bytes(v);
+    return 0;
+  }
+  }
+}
+
+int pcx_value(sqlite3_value *v, pc_value *out) {
+  switch (sqlite3_value_type(v)) {
+  case SQLITE_INTEGER:
+    *out = pc_int(sqlite3_value_int64(v));
+    return SQLITE_OK;
+  case SQLITE_FLOAT:
+    *out = pc_real(sqlite3_value_double(v));
+    return SQLITE_OK;
+  case SQLITE_TEXT: {
+    const unsigned char *p = sqlite3_value_text(v);
+    if (!p) return SQLITE_NOMEM;
+    *out = pc_text((const char *)p, (size_t)sqlite3_value_bytes(v));
+    out->is_json = sqlite3_value_subtype(v) == PCX_JSON_SUBTYPE;
+    return SQLITE_OK;
+  }
+  case SQLITE_BLOB: {
+    const void *p = sqlite3_value_blob(v);
+    int n = sqlite3_value_bytes(v);
+    if (!p && n > 0) return SQLITE_NOMEM;
+    *out = pc_blob(p, (size_t)n);
+    return SQLITE_OK;
+  }
+  default:
+    *out = pc_null();
+    return SQLITE_OK;
+  }
+}
+
+void pcx_result(sqlite3_context *ctx, pc_value *v) {
+  switch (v->type) {
+  case PC_INTEGER:
+    sqlite3_result_int64(ctx, v->i);
+    break;
+  case PC_REAL:
+    sqlite3_result_double(ctx, v->r);
+    break;
+  case PC_TEXT:
+    if (v->free_fn) {
+      /* SQLite takes the bytes and calls free_fn when done with them. */
+      sqlite3_result_text64(ctx, v->p, v->n, v->free_fn, SQLITE_UTF8);
+      v->free_fn = NULL;
+    } else {
+      sqlite3_result_text64(ctx, v->p, v->n, SQLITE_TRANSIENT, SQLITE_UTF8);
+    }
+    if (v->is_json) sqlite3_result_subtype(ctx, PCX_JSON_SUBTYPE);
+    break;
+  case PC_BLOB:
+    if (v->n == 0) {
+      /* A NULL or zero-length pointer would read back as NULL. */
+      sqlite3_result_zeroblob(ctx, 0);
+    } else if (v->free_fn) {
+      sqlite3_result_blob64(ctx, v->p, v->n, v->free_fn);
+      v->free_fn = NULL;
+    } else {
+      sqlite3_result_blob64(ctx, v->p, v->n, SQLITE_TRANSIENT);
+    }
+    break;
+  default:
+    sqlite3_result_null(ctx);
+    break;
+  }
+  pc_value_release(v);
+}
+
+void pcx_result_copy(sqlite3_context *ctx, const pc_value *v) {
+  pc_value copy = *v;
+  copy.free_fn = NULL;
+  pcx_result(ctx, &copy);
+}
+
+/* 1 if (p, n) is well-formed UTF-8 (no overlongs, no surrogates). */
+static int utf8_valid(const unsigned char *p, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    unsigned char c = p[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    size_t len;
+    unsigned cp;
+    if (c >= 0xC2 && c <= 0xDF)
+      len = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+      len = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+      len = 4, cp = c & 0x07;
+    else
+      return 0;
+    if (i + len > n) return 0;
+    for (size_t k = 1; k < len; k++) {
+      if ((p[i + k] & 0xC0) != 0x80) return 0;
+      cp = (cp << 6) | (p[i + k] & 0x3F);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+      return 0;
+    i += len;
+  }
+  return 1;
+}
+
+void pcx_result_key(sqlite3_context *ctx, const void *key, size_t nkey) {
+  if (utf8_valid(key, nkey) && !memchr(key, 0, nkey))
+    sqlite3_result_text64(ctx, key, nkey, SQLITE_TRANSIENT, SQLITE_UTF8);
+  else if (nkey == 0)
+    sqlite3_result_zeroblob(ctx, 0);
+  else
+    sqlite3_result_blob64(ctx, key, nkey, SQLITE_TRANSIENT);
+}
+
+int pcx_ttl(sqlite3_value *v, int64_t *ttl_ms) {
+  switch (sqlite3_value_type(v)) {
+  case SQLITE_NULL:
+    *ttl_ms = PC_TTL_DEFAULT;
+    return PC_OK;
+  case SQLITE_INTEGER: {
+    sqlite3_int64 s = sqlite3_value_int64(v);
+    if (s == -1) {
+      *ttl_ms = PC_TTL_NEVER;
+      return PC_OK;
+    }
+    if (s > 0 && s <= PC_TTL_MAX_MS / 1000) {
+      *ttl_ms = s * 1000;
+      return PC_OK;
+    }
+    /* Out of range or not positive: the REAL path words the error. */
+    return pc_ttl_from_seconds((double)s, ttl_ms);
+  }
+  case SQLITE_FLOAT:
+    return pc_ttl_from_seconds(sqlite3_value_double(v), ttl_ms);
+  case SQLITE_TEXT: {
+    const unsigned char *z = sqlite3_value_text(v);
+    if (!z) return PC_NOMEM;
+    return pc_ttl_from_text((const char *)z, (size_t)sqlite3_value_bytes(v),
+                            ttl_ms);
+  }
+  default:
+    return pc_ttl_from_text("", 0, ttl_ms);
+  }
+}
+
+/* ---- Errors ---- */
+
+int pcx_sqlite_code(int rc) {
+  switch (rc) {
+  case PC_OK:
+    return SQLITE_OK;
+  case PC_NOMEM:
+    return SQLITE_NOMEM;
+  case PC_TOOBIG:
+    return SQLITE_TOOBIG;
+  case PC_MISMATCH:
+    return SQLITE_MISMATCH;
+  default:
+    return SQLITE_ERROR;
+  }
+}
+
+void pcx_error(sqlite3_context *ctx, const char *fname, int rc) {
+  if (rc == PC_NOMEM) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  char *z = sqlite3_mprintf("%s: %s", fname, pc_errmsg(NULL));
+  if (!z) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  sqlite3_result_error(ctx, z, -1);
+  sqlite3_free(z);
+  int code = pcx_sqlite_code(rc);
+  if (code != SQLITE_ERROR) sqlite3_result_error_code(ctx, code);
+}
