@@ -1,0 +1,46 @@
+-- cache_open(name [, config]) and cache_close(name).
+SELECT cache_open('api', json_object('max_entries', 100, 'default_ttl', 300));
+-- The same configuration again is a no-op; another one is an error naming it.
+SELECT cache_open('api', json_object('default_ttl', 300, 'max_entries', 100));
+SELECT cache_open('api', json_object('max_entries', 200));
+SELECT cache_open('api', '{"default_ttl":300,"max_entries":100,"serializer":"json"}');
+-- Configuration errors name the key; nothing is opened.
+SELECT cache_open('x', '{"nope":1}');
+SELECT cache_open('x', '{"max_bytes":"64XB"}');
+SELECT cache_open('x', '{"max_bytes":"1.5GB"}');
+SELECT cache_open('x', '{"max_bytes":-1}');
+SELECT cache_open('x', '{"max_entries":"ten"}');
+SELECT cache_open('x', '{"default_ttl":0}');
+SELECT cache_open('x', '{"default_ttl":"10abc"}');
+SELECT cache_open('x', '{"serializer":"pickle"}');
+SELECT cache_open('x', '{"eviction":"random"}');
+SELECT cache_open('x', '{"backend":"nope"}');
+SELECT cache_open('x', '{"max_entries":10,"max_entries":20}');
+SELECT cache_open('x', '{"cache_dir":"/tmp"}');
+SELECT cache_open('x', '{"url":"redis://127.0.0.1"}');
+SELECT cache_open('x', '{"backend":"filesystem"}');
+SELECT cache_open('x', '{"backend":"redis","url":"redis://user:s3cret@127.0.0.1:6379/0"}');
+SELECT cache_open('x', '{"backend":"redis","url":"redis://user:s3cret@127.0.0.1:99999/0"}');
+SELECT cache_open('x', 'not json');
+SELECT cache_open('x', '{"max_bytes":');
+SELECT cache_open('x', '[1,2]');
+SELECT cache_open('x', '{"dir_mode":"0799"}');
+SELECT cache_open(NULL);
+SELECT cache_open('');
+SELECT cache_get('k', 'x');
+-- Sizes accept 512, 64KB, 16MB, 1GB.
+SELECT cache_open('sizes', '{"max_bytes":"16MB","max_key_bytes":"1KB","max_value_bytes":512}');
+SELECT json_extract(cache_stats('sizes'), '$.backend');
+-- cache_close; closing twice is an error; the name can then be reopened.
+SELECT cache_close('api');
+SELECT cache_close('api');
+SELECT cache_get('k', 'api');
+SELECT cache_open('api', '{"max_entries":5}');
+SELECT cache_close(NULL);
+-- Closing default drops its entries; it comes back with the defaults.
+SELECT cache_set('k', 'v');
+SELECT cache_close('default');
+SELECT cache_get('k') IS NULL;
+-- default can be reconfigured: close it, then open it with a configuration.
+SELECT cache_close('default'), cache_open('default', '{"max_entries":1}');
+SELECT cache_set('a', 1), cache_set('b', 2), cache_get('a') IS NULL, cache_get('b');

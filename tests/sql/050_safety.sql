@@ -1,0 +1,22 @@
+-- Functions are SQLITE_DIRECTONLY and the tables SQLITE_VTAB_DIRECTONLY:
+-- views, triggers and CHECK constraints read from a database file cannot
+-- reach a cache. A hostile file is made first, then reopened and used.
+.open hostile.db
+CREATE TABLE t(x);
+CREATE VIEW v AS SELECT cache_set('from-view', 1);
+CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT cache_set('from-trigger', 1); END;
+CREATE TABLE c(x CHECK (cache_set('from-check', x) IS NOT NULL));
+CREATE TABLE d(x DEFAULT (cache_get('k')), y AS (cache_incr('from-generated')));
+CREATE VIEW vt AS SELECT * FROM pcache;
+CREATE VIEW vs AS SELECT * FROM pcache_stats;
+.open hostile.db
+SELECT * FROM v;
+INSERT INTO t VALUES (1);
+-- Known limit of SQLite 3.40: a CHECK constraint read from the file still
+-- calls a DIRECTONLY function, even with trusted_schema=OFF (see README).
+INSERT INTO c VALUES (1);
+SELECT * FROM vt;
+SELECT * FROM vs;
+SELECT cache_has('from-view'), cache_has('from-trigger'), cache_has('from-check'), cache_has('from-generated');
+-- Direct use works.
+SELECT cache_set('direct', 1), cache_get('direct');
