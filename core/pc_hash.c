@@ -1,18 +1,41 @@
 /*
-** pc_hash.c: the keyed hash of cache keys (pc__hash).
+** pc_hash.c: the seeded hash of cache keys (pc__hash).
 **
-** Owns SipHash (written here from the algorithm description of Aumasson and
-** Bernstein) and the process-wide 128-bit hash key.
+** What it owns
+**   pc__hash() and the two 64-bit secrets that seed it. The secrets are
+**   drawn once per process, under pthread_once, from getrandom(); if that
+**   fails, from /dev/urandom; if both fail, from a mix of the clocks, the pid
+**   and a stack address (weak, but it still differs between processes).
+**   Both are made odd, so a secret used as a multiplier is never zero.
 **
-** How it works: pc__hash() is SipHash-1-3 with 64-bit output. The key is
-** drawn once per process, under pthread_once, from getrandom(); if that
-** fails, from /dev/urandom; if both fail, from a mix of the clocks, the pid
-** and a stack address (weak, but it still differs between processes).
-** Keys chosen from outside therefore cannot be picked to collide in the
-** hash tables of the backends. The round counts are parameters of
-** pc__siphash() so that the tests can check the implementation against the
-** published SipHash-2-4 vectors. Input bytes are read with memcpy, so any
-** alignment is fine.
+** How it works
+**   One step is mix(x, y): the 128-bit product x * y, folded to 64 bits by
+**   XOR of its halves. A key of 16 bytes or less is read as two 64-bit words
+**   a and b (below); a longer key is folded 16 bytes at a time into a
+**   chaining value h (h = mix(w0 ^ s1, w1 ^ h), h starting at s0), and its
+**   last 16 bytes, which may overlap the last folded block, become a and b.
+**   Then h = mix(a ^ s1, b ^ h), and the result is mix(h ^ nkey, s1): the
+**   length goes in at the end, through a multiply, so keys that give the
+**   same words at different lengths (runs of zeros, say) still differ.
+**
+**   Keys of 4..16 bytes are read as four 32-bit loads, two from each end:
+**   at 0 and n-4, then at 4 and n-8 when n >= 8 (else at 0 and n-4 again).
+**   They overlap unless n is 8 or 16, but together they cover every byte,
+**   with no branch per length and no read outside the key. Keys of 1..3
+**   bytes are read as their first, middle and last bytes. nkey = 0 reads
+**   nothing (key may be NULL).
+**
+** Why it is seeded
+**   Keys come from outside. With a fixed function, anyone could compute
+**   offline a set of keys that all land in one bucket and turn the chains of
+**   the memory backend's hash table into lists. With a per-process secret
+**   nobody can precompute such keys. This is not a cryptographic PRF like
+**   SipHash (which this file used to implement: 25 ns for a 7-byte key
+**   against a few ns here): someone who can watch timings long enough may
+**   learn about the secret, and a product with a zero operand forgets the
+**   other one. What is at stake is the length of hash chains, not secrets:
+**   the memory backend compares full keys, so a collision costs time, never
+**   a wrong answer.
 */
 #include "pc_internal.h"
 
@@ -25,84 +48,11 @@
 #include <time.h>
 #include <unistd.h>
 
-uint64_t pc__siphash(const unsigned char k[16], const void *p, size_t n,
-                     int c_rounds, int d_rounds);
+/* ---- The process secrets ---- */
 
-static inline uint64_t rotl64(uint64_t x, int b) {
-  return (x << b) | (x >> (64 - b));
-}
-
-static inline uint64_t load_le64(const unsigned char *p) {
-  unsigned char b[8];
-  memcpy(b, p, 8);
-  return (uint64_t)b[0] | (uint64_t)b[1] << 8 | (uint64_t)b[2] << 16 |
-         (uint64_t)b[3] << 24 | (uint64_t)b[4] << 32 | (uint64_t)b[5] << 40 |
-         (uint64_t)b[6] << 48 | (uint64_t)b[7] << 56;
-}
-
-typedef struct sip_state {
-  uint64_t v0, v1, v2, v3;
-} sip_state;
-
-static inline void sip_round(sip_state *s) {
-  s->v0 += s->v1;
-  s->v1 = rotl64(s->v1, 13);
-  s->v1 ^= s->v0;
-  s->v0 = rotl64(s->v0, 32);
-  s->v2 += s->v3;
-  s->v3 = rotl64(s->v3, 16);
-  s->v3 ^= s->v2;
-  s->v0 += s->v3;
-  s->v3 = rotl64(s->v3, 21);
-  s->v3 ^= s->v0;
-  s->v2 += s->v1;
-  s->v1 = rotl64(s->v1, 17);
-  s->v1 ^= s->v2;
-  s->v2 = rotl64(s->v2, 32);
-}
-
-static inline void sip_compress(sip_state *s, uint64_t m, int c_rounds) {
-  s->v3 ^= m;
-  for (int i = 0; i < c_rounds; i++)
-    sip_round(s);
-  s->v0 ^= m;
-}
-
-/*
-** SipHash-c-d of (p, n) under the 16-byte key k, 64-bit output. Exposed
-** (outside pc_internal.h) only for the known-answer tests; the engine calls
-** pc__hash().
-*/
-uint64_t pc__siphash(const unsigned char k[16], const void *p, size_t n,
-                     int c_rounds, int d_rounds) {
-  const unsigned char *in = p;
-  uint64_t k0 = load_le64(k), k1 = load_le64(k + 8);
-  sip_state s = {k0 ^ 0x736f6d6570736575ULL, k1 ^ 0x646f72616e646f6dULL,
-                 k0 ^ 0x6c7967656e657261ULL, k1 ^ 0x7465646279746573ULL};
-  size_t left = n;
-  while (left >= 8) {
-    sip_compress(&s, load_le64(in), c_rounds);
-    in += 8;
-    left -= 8;
-  }
-  /* The last block: the remaining bytes, and the length (mod 256) in the
-  ** top byte. */
-  uint64_t b = (uint64_t)(n & 0xff) << 56;
-  for (size_t i = 0; i < left; i++)
-    b |= (uint64_t)in[i] << (8 * i);
-  sip_compress(&s, b, c_rounds);
-  s.v2 ^= 0xff;
-  for (int i = 0; i < d_rounds; i++)
-    sip_round(&s);
-  return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
-}
-
-/* ---- The process key ---- */
-
-static unsigned char g_key[16];
-static pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
-static uint64_t g_k0, g_k1; /* the key as the multipliers, made odd */
-static _Atomic int g_ready; /* set once g_k0 and g_k1 hold the key */
+static uint64_t g_s0, g_s1; /* written once by key_init, then only read */
+static _Atomic int g_ready; /* set (release) once g_s0 and g_s1 are written */
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 /* Fills buf from getrandom(); true on success. */
 static bool key_from_getrandom(unsigned char *buf, size_t n) {
@@ -137,7 +87,7 @@ static bool key_from_urandom(unsigned char *buf, size_t n) {
 }
 
 /* splitmix64: spreads the few varying bits of the fallback seed. */
-static uint64_t mix64(uint64_t x) {
+static uint64_t splitmix64(uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
@@ -145,69 +95,113 @@ static uint64_t mix64(uint64_t x) {
 }
 
 /* Last resort: the clocks, the pid and a stack address (ASLR). */
-static void key_from_time(unsigned char *buf) {
+static void key_from_time(uint64_t out[2]) {
   struct timespec rt = {0, 0}, mono = {0, 0};
   clock_gettime(CLOCK_REALTIME, &rt);
   clock_gettime(CLOCK_MONOTONIC, &mono);
   uint64_t seed = (uint64_t)rt.tv_sec * 1000000000ULL + (uint64_t)rt.tv_nsec;
-  seed ^= mix64((uint64_t)mono.tv_sec * 1000000000ULL + (uint64_t)mono.tv_nsec);
-  seed ^= mix64((uint64_t)getpid() << 32);
-  seed ^= mix64((uint64_t)(uintptr_t)&seed);
-  uint64_t a = mix64(seed), b = mix64(a ^ 0x5bd1e9955bd1e995ULL);
-  memcpy(buf, &a, 8);
-  memcpy(buf + 8, &b, 8);
+  seed ^= splitmix64((uint64_t)mono.tv_sec * 1000000000ULL +
+                     (uint64_t)mono.tv_nsec);
+  seed ^= splitmix64((uint64_t)getpid() << 32);
+  seed ^= splitmix64((uint64_t)(uintptr_t)&seed);
+  out[0] = splitmix64(seed);
+  out[1] = splitmix64(out[0] ^ 0x5bd1e9955bd1e995ULL);
 }
 
 static void key_init(void) {
-  unsigned char k[16];
-  if (!key_from_getrandom(k, sizeof k) && !key_from_urandom(k, sizeof k))
-    key_from_time(k);
-  memcpy(g_key, k, sizeof k);
-  g_k0 = load_le64(k) | 1;
-  g_k1 = load_le64(k + 8) | 1;
+  uint64_t s[2];
+  if (!key_from_getrandom((unsigned char *)s, sizeof s) &&
+      !key_from_urandom((unsigned char *)s, sizeof s))
+    key_from_time(s);
+  g_s0 = s[0] | 1;
+  g_s1 = s[1] | 1;
   atomic_store_explicit(&g_ready, 1, memory_order_release);
 }
 
 /*
-** SipHash-1-3 of the key bytes under the process key. The same bytes give
-** the same value for the life of the process, and a different value in
-** another process. nkey may be 0 (key may then be NULL).
+** The slow path of secrets_ready(): the first call(s) in the process. It
+** returns only after an acquire load that saw g_ready set, so the reads of
+** g_s0 and g_s1 that follow are ordered after key_init's writes.
+** pthread_once returns only once key_init has run, so the loop runs at most
+** twice.
 */
-static inline uint64_t fold_mul(uint64_t a, uint64_t b) {
-  __uint128_t r = (__uint128_t)a * b;
-  return (uint64_t)r ^ (uint64_t)(r >> 64);
-}
-static inline uint64_t load_le32(const unsigned char *p) {
-  return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
-         (uint64_t)p[3] << 24;
+static __attribute__((noinline, cold)) void secrets_init(void) {
+  while (!atomic_load_explicit(&g_ready, memory_order_acquire))
+    pthread_once(&g_once, key_init);
 }
 
+/* Returns once the secrets can be read: after the first calls, one acquire
+** load that finds g_ready set. */
+static inline void secrets_ready(void) {
+  if (!atomic_load_explicit(&g_ready, memory_order_acquire)) secrets_init();
+}
+
+/* ---- The hash ---- */
+
+/* The 128-bit product of x and y, folded to 64 bits by XOR of its halves. */
+static inline uint64_t mix(uint64_t x, uint64_t y) {
+#ifdef __SIZEOF_INT128__
+  __uint128_t r = (__uint128_t)x * y;
+  return (uint64_t)r ^ (uint64_t)(r >> 64);
+#else
+  /* No 128-bit type (32-bit targets): the same product from 32-bit halves. */
+  uint64_t xl = (uint32_t)x, xh = x >> 32, yl = (uint32_t)y, yh = y >> 32;
+  uint64_t ll = xl * yl, lh = xl * yh, hl = xh * yl, hh = xh * yh;
+  uint64_t mid = (ll >> 32) + (uint32_t)lh + (uint32_t)hl;
+  uint64_t lo = mid << 32 | (uint32_t)ll;
+  uint64_t hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+  return lo ^ hi;
+#endif
+}
+
+/* Little-endian loads from any alignment (one load instruction each). */
+static inline uint64_t load32(const unsigned char *p) {
+  uint32_t v;
+  memcpy(&v, p, sizeof v);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  v = __builtin_bswap32(v);
+#endif
+  return v;
+}
+static inline uint64_t load64(const unsigned char *p) {
+  uint64_t v;
+  memcpy(&v, p, sizeof v);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  v = __builtin_bswap64(v);
+#endif
+  return v;
+}
+
+/*
+** The hash of the nkey bytes at key under the process secrets: the same
+** bytes give the same value for the life of the process, and (almost
+** always) a different value in another process. nkey may be 0, and key is
+** then not read (it may be NULL).
+*/
 uint64_t pc__hash(const void *key, size_t nkey) {
-  if (!atomic_load_explicit(&g_ready, memory_order_acquire))
-    pthread_once(&g_key_once, key_init);
-  uint64_t k0 = g_k0, k1 = g_k1;
+  secrets_ready();
+  const uint64_t s0 = g_s0, s1 = g_s1;
   const unsigned char *p = key;
-  uint64_t a, b, seed = k0;
+  uint64_t a = 0, b = 0, h = s0;
   if (nkey <= 16) {
     if (nkey >= 4) {
-      size_t mid = (nkey >> 3) << 2;
-      a = load_le32(p) << 32 | load_le32(p + mid);
-      b = load_le32(p + nkey - 4) << 32 | load_le32(p + nkey - 4 - mid);
+      size_t mid = (nkey >> 3) << 2; /* 4 if nkey >= 8, else 0 */
+      a = load32(p) << 32 | load32(p + mid);
+      b = load32(p + nkey - 4) << 32 | load32(p + nkey - 4 - mid);
     } else if (nkey > 0) {
       a = (uint64_t)p[0] << 16 | (uint64_t)p[nkey >> 1] << 8 | p[nkey - 1];
-      b = 0;
-    } else {
-      a = b = 0;
     }
   } else {
-    size_t i = nkey;
-    while (i > 16) {
-      seed = fold_mul(load_le64(p) ^ k1, load_le64(p + 8) ^ seed);
+    size_t left = nkey;
+    while (left > 16) {
+      h = mix(load64(p) ^ s1, load64(p + 8) ^ h);
       p += 16;
-      i -= 16;
+      left -= 16;
     }
-    a = load_le64(p + i - 16);
-    b = load_le64(p + i - 8);
+    /* 1..16 bytes are left: read the last 16 bytes of the key. */
+    a = load64(p + left - 16);
+    b = load64(p + left - 8);
   }
-  return fold_mul(k1 ^ nkey, fold_mul(a ^ k1, b ^ seed));
+  h = mix(a ^ s1, b ^ h);
+  return mix(h ^ (uint64_t)nkey, s1);
 }
