@@ -246,12 +246,20 @@ int main(int argc, char **argv) {
     }
     fclose(f);
     printf("sqlrun: wrote %s\n", argv[3]);
+    free(out.p);
+    free(stmt.p);
+    free(script);
     return 0;
   }
   size_t nexp;
   char *expected = read_file(argv[3], &nexp);
-  if (expected && nexp == out.n && memcmp(expected, out.p, out.n) == 0) {
+  int same = expected && nexp == out.n && memcmp(expected, out.p, out.n) == 0;
+  free(expected);
+  free(script);
+  free(stmt.p);
+  if (same) {
     printf("sqlrun: %s: output matches\n", argv[2]);
+    free(out.p);
     return 0;
   }
   char got[] = "/tmp/sqlrun.got.XXXXXX";
@@ -266,5 +274,6 @@ int main(int argc, char **argv) {
     unlink(got);
   }
   fprintf(stderr, "sqlrun: %s: output differs from %s\n", argv[2], argv[3]);
+  free(out.p);
   return 1;
 }
