@@ -159,8 +159,21 @@ static int native_decode(const unsigned char *p, size_t n, pc_value *v,
   if (magic != NATIVE_MAGIC || (tag >> 4) != NATIVE_VERSION)
     return err_undecodable();
   size_t npay = n - NATIVE_TRAILER;
+  int t = tag & 0x0f;
+  if (t == PC_TEXT || t == PC_BLOB || t == NATIVE_JSON_TEXT) {
+    /* The common case first, written in place: the value points at the
+    ** stored bytes. */
+    v->type = t == PC_BLOB ? PC_BLOB : PC_TEXT;
+    v->is_json = t == NATIVE_JSON_TEXT;
+    v->i = 0;
+    v->r = 0;
+    v->p = p;
+    v->n = npay;
+    take_release(v, release);
+    return PC_OK;
+  }
   pc_value r = {0};
-  switch (tag & 0x0f) {
+  switch (t) {
   case PC_NULL:
     if (npay != 0) return err_undecodable();
     r.type = PC_NULL;
@@ -177,15 +190,6 @@ static int native_decode(const unsigned char *p, size_t n, pc_value *v,
     memcpy(&r.r, &bits, 8);
     break;
   }
-  case PC_TEXT:
-  case PC_BLOB:
-  case NATIVE_JSON_TEXT:
-    r.type = (tag & 0x0f) == PC_BLOB ? PC_BLOB : PC_TEXT;
-    r.is_json = (tag & 0x0f) == NATIVE_JSON_TEXT;
-    r.p = p;
-    r.n = npay;
-    take_release(&r, release);
-    break;
   default:
     return err_undecodable();
   }

@@ -49,16 +49,80 @@ void pcx_conn_unref(void *p); /* destructor for registrations */
 ** connection state: valid until the next lookup. NULL if none is open. */
 pc_cache *pcx_cache(pcx_conn *conn, const char *name);
 
+/* pcx_cache(conn, NULL) without the call when nothing changed: the path of
+** every function called without a cache name. */
+static inline pc_cache *pcx_default(pcx_conn *conn) {
+  if (conn->dflt && conn->version == pc_registry_version()) return conn->dflt;
+  return pcx_cache(conn, NULL);
+}
+
 /* Key of an SQL value: TEXT and BLOB as they are, numbers in text form.
-** Returns 1 for a NULL key, SQLITE_NOMEM on OOM, else 0. */
-int pcx_key(sqlite3_value *v, const void **key, size_t *nkey);
+** Returns 1 for a NULL key, SQLITE_NOMEM on OOM, else 0. Inline: every
+** function takes this path. */
+static inline int pcx_key(sqlite3_value *v, const void **key, size_t *nkey) {
+  switch (sqlite3_value_type(v)) {
+  case SQLITE_NULL:
+    return 1;
+  case SQLITE_BLOB: {
+    const void *p = sqlite3_value_blob(v);
+    int n = sqlite3_value_bytes(v);
+    if (!p && n > 0) return SQLITE_NOMEM;
+    *key = p ? p : "";
+    *nkey = (size_t)n;
+    return 0;
+  }
+  default: {
+    const unsigned char *p = sqlite3_value_text(v);
+    if (!p) return SQLITE_NOMEM;
+    *key = p;
+    *nkey = (size_t)sqlite3_value_bytes(v);
+    return 0;
+  }
+  }
+}
 
 /* A pc_value borrowing the SQL value's bytes. */
 int pcx_value(sqlite3_value *v, pc_value *out);
 
 /* Hands v to SQLite as the function result (without a copy when the
-** engine gave a releasable buffer) and releases it. */
-void pcx_result(sqlite3_context *ctx, pc_value *v);
+** engine gave a releasable buffer) and releases it. Inline: the result of
+** every cache_get. */
+static inline void pcx_result(sqlite3_context *ctx, pc_value *v) {
+  switch (v->type) {
+  case PC_INTEGER:
+    sqlite3_result_int64(ctx, v->i);
+    break;
+  case PC_REAL:
+    sqlite3_result_double(ctx, v->r);
+    break;
+  case PC_TEXT:
+    if (v->free_fn) {
+      /* SQLite takes the bytes and calls free_fn when done with them. */
+      sqlite3_result_text64(ctx, v->p, v->n, v->free_fn, SQLITE_UTF8);
+      v->free_fn = NULL;
+    } else {
+      sqlite3_result_text64(ctx, v->p, v->n, SQLITE_TRANSIENT, SQLITE_UTF8);
+    }
+    if (v->is_json) sqlite3_result_subtype(ctx, PCX_JSON_SUBTYPE);
+    break;
+  case PC_BLOB:
+    if (v->n == 0) {
+      /* A NULL or zero-length pointer would read back as NULL. */
+      sqlite3_result_zeroblob(ctx, 0);
+    } else if (v->free_fn) {
+      sqlite3_result_blob64(ctx, v->p, v->n, v->free_fn);
+      v->free_fn = NULL;
+    } else {
+      sqlite3_result_blob64(ctx, v->p, v->n, SQLITE_TRANSIENT);
+    }
+    break;
+  default:
+    sqlite3_result_null(ctx);
+    break;
+  }
+  if (v->free_fn) pc_value_release(v);
+}
+
 /* The same for a column of a virtual table: SQLite copies, v is kept. */
 void pcx_result_copy(sqlite3_context *ctx, const pc_value *v);
 

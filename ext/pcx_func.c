@@ -38,6 +38,11 @@ static void func_error(sqlite3_context *ctx, const char *fname, const char *fmt,
 ** reporting an error. */
 static pc_cache *arg_cache(sqlite3_context *ctx, const char *fname, int argc,
                            sqlite3_value **argv, int idx) {
+  if (idx >= argc) {
+    pc_cache *c = pcx_default(sqlite3_user_data(ctx));
+    if (!c) sqlite3_result_error_nomem(ctx);
+    return c;
+  }
   const char *name = NULL;
   if (idx < argc) {
     if (sqlite3_value_type(argv[idx]) == SQLITE_NULL) {
