@@ -55,23 +55,24 @@ struct pc_cache {
 /* ---- Statistics ---- */
 
 static _Atomic unsigned g_next_stripe;
-/* This thread's stripe, and whether it owns it alone. initial-exec: a
-** dynamic TLS access from a loadable module costs a __tls_get_addr call on
-** every counted operation; these 8 bytes fit the static TLS surplus. */
-static _Thread_local int t_stripe __attribute__((tls_model("initial-exec"))) =
-    -1;
-static _Thread_local bool t_owner __attribute__((tls_model("initial-exec")));
+/* This thread's stripe + 1, plus STRIPE_SHARED when other threads use it
+** too; 0 until assigned. initial-exec: a dynamic TLS access from a
+** loadable module costs a __tls_get_addr call on every counted operation;
+** these 4 bytes fit the static TLS surplus. */
+#define STRIPE_SHARED 0x10000
+static _Thread_local int t_stripe __attribute__((tls_model("initial-exec")));
 
-static void stripe_assign(void) {
+static __attribute__((noinline)) int stripe_assign(void) {
   unsigned i = atomic_fetch_add(&g_next_stripe, 1);
-  t_stripe = (int)(i % PC_STRIPES);
-  t_owner = i < PC_STRIPES;
+  t_stripe = (int)(i % PC_STRIPES) + 1 + (i < PC_STRIPES ? 0 : STRIPE_SHARED);
+  return t_stripe;
 }
 
 static inline void stat_add(pc_cache *c, int which) {
-  if (t_stripe < 0) stripe_assign();
-  _Atomic int64_t *n = &c->stripes[t_stripe].n[which];
-  if (t_owner)
+  int t = t_stripe;
+  if (t == 0) t = stripe_assign();
+  _Atomic int64_t *n = &c->stripes[(t & (STRIPE_SHARED - 1)) - 1].n[which];
+  if (!(t & STRIPE_SHARED))
     atomic_store_explicit(n, atomic_load_explicit(n, memory_order_relaxed) + 1,
                           memory_order_relaxed);
   else

@@ -2,7 +2,8 @@
 ** pc_hash.c: the seeded hash of cache keys (pc__hash).
 **
 ** What it owns
-**   pc__hash() and the two 64-bit secrets that seed it. The secrets are
+**   The two 64-bit secrets that seed pc__hash() (pc_hash.h, inline: it runs
+**   on every lookup). The secrets are
 **   drawn once per process, under pthread_once, from getrandom(); if that
 **   fails, from /dev/urandom; if both fail, from a mix of the clocks, the pid
 **   and a stack address (weak, but it still differs between processes).
@@ -37,6 +38,7 @@
 **   the memory backend compares full keys, so a collision costs time, never
 **   a wrong answer.
 */
+#include "pc_hash.h"
 #include "pc_internal.h"
 
 #include <errno.h>
@@ -50,8 +52,8 @@
 
 /* ---- The process secrets ---- */
 
-static uint64_t g_s0, g_s1; /* written once by key_init, then only read */
-static _Atomic int g_ready; /* set (release) once g_s0 and g_s1 are written */
+uint64_t pc__hash_s0, pc__hash_s1; /* written once by key_init, then read */
+_Atomic int pc__hash_ready; /* set (release) once the secrets are written */
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 /* Fills buf from getrandom(); true on success. */
@@ -113,95 +115,20 @@ static void key_init(void) {
   if (!key_from_getrandom((unsigned char *)s, sizeof s) &&
       !key_from_urandom((unsigned char *)s, sizeof s))
     key_from_time(s);
-  g_s0 = s[0] | 1;
-  g_s1 = s[1] | 1;
-  atomic_store_explicit(&g_ready, 1, memory_order_release);
+  pc__hash_s0 = s[0] | 1;
+  pc__hash_s1 = s[1] | 1;
+  atomic_store_explicit(&pc__hash_ready, 1, memory_order_release);
 }
 
 /*
-** The slow path of secrets_ready(): the first call(s) in the process. It
-** returns only after an acquire load that saw g_ready set, so the reads of
-** g_s0 and g_s1 that follow are ordered after key_init's writes.
+** The slow path of pc__hash_ready_check(): the first call(s) in the process. It
+** returns only after an acquire load that saw pc__hash_ready set, so the reads
+*of
+** pc__hash_s0 and pc__hash_s1 that follow are ordered after key_init's writes.
 ** pthread_once returns only once key_init has run, so the loop runs at most
 ** twice.
 */
-static __attribute__((noinline, cold)) void secrets_init(void) {
-  while (!atomic_load_explicit(&g_ready, memory_order_acquire))
+void pc__hash_init(void) {
+  while (!atomic_load_explicit(&pc__hash_ready, memory_order_acquire))
     pthread_once(&g_once, key_init);
-}
-
-/* Returns once the secrets can be read: after the first calls, one acquire
-** load that finds g_ready set. */
-static inline void secrets_ready(void) {
-  if (!atomic_load_explicit(&g_ready, memory_order_acquire)) secrets_init();
-}
-
-/* ---- The hash ---- */
-
-/* The 128-bit product of x and y, folded to 64 bits by XOR of its halves. */
-static inline uint64_t mix(uint64_t x, uint64_t y) {
-#ifdef __SIZEOF_INT128__
-  __uint128_t r = (__uint128_t)x * y;
-  return (uint64_t)r ^ (uint64_t)(r >> 64);
-#else
-  /* No 128-bit type (32-bit targets): the same product from 32-bit halves. */
-  uint64_t xl = (uint32_t)x, xh = x >> 32, yl = (uint32_t)y, yh = y >> 32;
-  uint64_t ll = xl * yl, lh = xl * yh, hl = xh * yl, hh = xh * yh;
-  uint64_t mid = (ll >> 32) + (uint32_t)lh + (uint32_t)hl;
-  uint64_t lo = mid << 32 | (uint32_t)ll;
-  uint64_t hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
-  return lo ^ hi;
-#endif
-}
-
-/* Little-endian loads from any alignment (one load instruction each). */
-static inline uint64_t load32(const unsigned char *p) {
-  uint32_t v;
-  memcpy(&v, p, sizeof v);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  v = __builtin_bswap32(v);
-#endif
-  return v;
-}
-static inline uint64_t load64(const unsigned char *p) {
-  uint64_t v;
-  memcpy(&v, p, sizeof v);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  v = __builtin_bswap64(v);
-#endif
-  return v;
-}
-
-/*
-** The hash of the nkey bytes at key under the process secrets: the same
-** bytes give the same value for the life of the process, and (almost
-** always) a different value in another process. nkey may be 0, and key is
-** then not read (it may be NULL).
-*/
-uint64_t pc__hash(const void *key, size_t nkey) {
-  secrets_ready();
-  const uint64_t s0 = g_s0, s1 = g_s1;
-  const unsigned char *p = key;
-  uint64_t a = 0, b = 0, h = s0;
-  if (nkey <= 16) {
-    if (nkey >= 4) {
-      size_t mid = (nkey >> 3) << 2; /* 4 if nkey >= 8, else 0 */
-      a = load32(p) << 32 | load32(p + mid);
-      b = load32(p + nkey - 4) << 32 | load32(p + nkey - 4 - mid);
-    } else if (nkey > 0) {
-      a = (uint64_t)p[0] << 16 | (uint64_t)p[nkey >> 1] << 8 | p[nkey - 1];
-    }
-  } else {
-    size_t left = nkey;
-    while (left > 16) {
-      h = mix(load64(p) ^ s1, load64(p + 8) ^ h);
-      p += 16;
-      left -= 16;
-    }
-    /* 1..16 bytes are left: read the last 16 bytes of the key. */
-    a = load64(p + left - 16);
-    b = load64(p + left - 8);
-  }
-  h = mix(a ^ s1, b ^ h);
-  return mix(h ^ (uint64_t)nkey, s1);
 }

@@ -27,9 +27,10 @@ int pc__error(int rc, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 const char *pc__errbuf(void);
 
-/* A seeded 64-bit hash of key bytes under a per-process random key, so
-** that keys chosen from outside cannot force collisions (pc_hash.c). */
-uint64_t pc__hash(const void *key, size_t nkey);
+/* pc__hash(key, nkey): a seeded 64-bit hash of key bytes under per-process
+** random secrets, so that keys chosen from outside cannot force collisions
+** (pc_hash.h, pc_hash.c). */
+#include "pc_hash.h"
 
 /* ---- Bytes handed out by a backend ---- */
 /*

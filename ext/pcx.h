@@ -98,7 +98,10 @@ static inline void pcx_result(sqlite3_context *ctx, pc_value *v) {
   case PC_TEXT:
     if (v->free_fn) {
       /* SQLite takes the bytes and calls free_fn when done with them. */
-      sqlite3_result_text64(ctx, v->p, v->n, v->free_fn, SQLITE_UTF8);
+      if (v->n <= 0x7fffffff) /* the int form skips a conversion check */
+        sqlite3_result_text(ctx, v->p, (int)v->n, v->free_fn);
+      else
+        sqlite3_result_text64(ctx, v->p, v->n, v->free_fn, SQLITE_UTF8);
       v->free_fn = NULL;
     } else {
       sqlite3_result_text64(ctx, v->p, v->n, SQLITE_TRANSIENT, SQLITE_UTF8);

@@ -36,8 +36,9 @@ static void func_error(sqlite3_context *ctx, const char *fname, const char *fmt,
 
 /* The cache named by argv[idx] when idx < argc, else "default". NULL after
 ** reporting an error. */
-static pc_cache *arg_cache(sqlite3_context *ctx, const char *fname, int argc,
-                           sqlite3_value **argv, int idx) {
+static inline __attribute__((always_inline)) pc_cache *
+arg_cache(sqlite3_context *ctx, const char *fname, int argc,
+          sqlite3_value **argv, int idx) {
   if (idx >= argc) {
     pc_cache *c = pcx_default(sqlite3_user_data(ctx));
     if (!c) sqlite3_result_error_nomem(ctx);
@@ -67,9 +68,9 @@ static pc_cache *arg_cache(sqlite3_context *ctx, const char *fname, int argc,
 
 /* The key in argv[0]. Returns 0 with (key, nkey) set; 1 for a NULL key,
 ** reported as an error when null_is_error; -1 after reporting OOM. */
-static int arg_key(sqlite3_context *ctx, const char *fname,
-                   sqlite3_value **argv, int null_is_error, const void **key,
-                   size_t *nkey) {
+static inline __attribute__((always_inline)) int
+arg_key(sqlite3_context *ctx, const char *fname, sqlite3_value **argv,
+        int null_is_error, const void **key, size_t *nkey) {
   int rc = pcx_key(argv[0], key, nkey);
   if (rc == 1 && null_is_error) func_error(ctx, fname, "key must not be NULL");
   if (rc == SQLITE_NOMEM) {
