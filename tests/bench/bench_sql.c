@@ -121,10 +121,18 @@ int main(int argc, char **argv) {
               {"SELECT cache_get(?1) hit", get, 0.70},
               {"SELECT cache_set(?1, ?2)", set, 0.50},
               {"SELECT cache_has(?1)", has, 0},
-              {"cache_delete (set+del - set)", del, 0}};
+              {"cache_delete, added to a set", del, -1}};
   int missed = 0;
   for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
     double ratio = floor / rows[i].ns;
+    /* A delete is timed as what it adds to a statement that sets the key
+    ** first (so that every delete finds it): no statement of its own to
+    ** compare with the floor. */
+    if (rows[i].bar < 0) {
+      printf("%-28s %10.1f %12.0f %10s\n", rows[i].name, rows[i].ns,
+             1e9 / rows[i].ns, "-");
+      continue;
+    }
     printf("%-28s %10.1f %12.0f %9.2fx", rows[i].name, rows[i].ns,
            1e9 / rows[i].ns, ratio);
     if (rows[i].bar > 0) {
@@ -134,6 +142,7 @@ int main(int argc, char **argv) {
     }
     printf("\n");
   }
+  printf("bars (SPEC section 9): %s\n", missed ? "not all met" : "all met");
   sqlite3_close(db);
   return 0; /* a benchmark reports; it does not fail the suite */
 }
