@@ -247,40 +247,8 @@ int pc_cache_open_kv(const char *name, int argc, const char *const *argv,
   return finish_open(cache_open_cfg(name, &cfg, out), out, err, nerr);
 }
 
-pc_cache *pc_cache_find(const char *name) {
-  if (!name) return NULL;
-  if (strcmp(name, "default") == 0) {
-    /* Always there: made with the defaults when missing. */
-    pc_cache *c = NULL;
-    pc_config cfg;
-    pc__config_init(&cfg);
-    if (pc__config_validate(&cfg) != PC_OK) {
-      pc__config_free(&cfg);
-      return NULL;
-    }
-    pthread_mutex_lock(&g_reg_mutex);
-    int i = do_reg_find(name);
-    if (i >= 0) {
-      c = g_reg[i];
-      atomic_fetch_add(&c->refs, 1);
-      pthread_mutex_unlock(&g_reg_mutex);
-      pc__config_free(&cfg);
-      return c;
-    }
-    pthread_mutex_unlock(&g_reg_mutex);
-    /* A concurrent opener may win with another configuration: then that
-    ** one is "default", and the diff error here is answered by a retry. */
-    if (cache_open_cfg(name, &cfg, &c) != PC_OK) {
-      pthread_mutex_lock(&g_reg_mutex);
-      i = do_reg_find(name);
-      if (i >= 0) {
-        c = g_reg[i];
-        atomic_fetch_add(&c->refs, 1);
-      }
-      pthread_mutex_unlock(&g_reg_mutex);
-    }
-    return c;
-  }
+/* A new reference to the registered cache `name`, or NULL. */
+static pc_cache *reg_find_ref(const char *name) {
   pc_cache *c = NULL;
   pthread_mutex_lock(&g_reg_mutex);
   int i = do_reg_find(name);
@@ -289,6 +257,23 @@ pc_cache *pc_cache_find(const char *name) {
     atomic_fetch_add(&c->refs, 1);
   }
   pthread_mutex_unlock(&g_reg_mutex);
+  return c;
+}
+
+pc_cache *pc_cache_find(const char *name) {
+  if (!name) return NULL;
+  pc_cache *c = reg_find_ref(name);
+  if (c || strcmp(name, "default") != 0) return c;
+  /* "default" always exists: made with the defaults when missing. A
+  ** concurrent opener may win, with another configuration even: then that
+  ** one is "default", and the lookup after the refused open finds it. */
+  pc_config cfg;
+  pc__config_init(&cfg);
+  if (pc__config_validate(&cfg) != PC_OK) {
+    pc__config_free(&cfg);
+    return NULL;
+  }
+  if (cache_open_cfg(name, &cfg, &c) != PC_OK) c = reg_find_ref(name);
   return c;
 }
 
