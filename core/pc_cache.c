@@ -126,8 +126,10 @@ static int do_reg_find(const char *name) {
 static int cache_new(const char *name, pc_config *cfg, pc_cache **out) {
   const pc_backend_methods *be = backend_find(cfg->backend);
   if (!be)
-    return pc__error(PC_ERROR, "backend %s is not available in this build",
-                     cfg->backend);
+    return pc__error(PC_ERROR,
+                     "backend %s is not available in this version of "
+                     "PocketCache (%s)",
+                     cfg->backend, PC_VERSION);
   const pc_serializer *ser = pc__serializer_find(cfg->serializer);
   if (!ser)
     return pc__error(PC_ERROR, "serializer: unknown serializer '%s'",
@@ -580,6 +582,19 @@ char *pc_stats_json(pc_cache *c) {
              (long long)s.deletes, (long long)s.evictions,
              (long long)s.expirations, (long long)s.errors);
   pc__free(name);
+  return z;
+}
+
+/* ---- Build information ---- */
+
+char *pc_build_info(void) {
+  char *z = pc__malloc(256);
+  if (z)
+    snprintf(z, 256,
+             "{\"version\":\"%s\",\"backends\":[\"memory\"],"
+             "\"serializers\":[\"%s\",\"%s\"],\"cjson\":\"%s\"}",
+             PC_VERSION, pc__native_serializer.name, pc__json_serializer.name,
+             pc__cjson_version());
   return z;
 }
 

@@ -1152,3 +1152,7 @@ const char *pc__config_diff(const pc_config *a, const pc_config *b) {
     if (!same_value(a, b, &g_keys[i])) return g_keys[i].name;
   return NULL;
 }
+
+const char *pc__cjson_version(void) {
+  return cJSON_Version();
+}

@@ -217,6 +217,9 @@ int pc__config_validate(pc_config *cfg);
 char *pc__config_to_json(const pc_config *cfg);
 /* NULL if equal, else the name of the first key that differs. */
 const char *pc__config_diff(const pc_config *a, const pc_config *b);
+/* The version of the cJSON library linked in (pc_config.c owns cJSON). */
+const char *pc__cjson_version(void);
+
 /* Parses "512", "64KB", "16MB", "1GB" (1024-based; also KiB/MiB/GiB, B). */
 int pc__parse_size(const char *z, size_t n, int64_t *out);
 

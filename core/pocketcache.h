@@ -217,6 +217,10 @@ int pc_iter_open(pc_cache *c, const void *prefix, size_t nprefix, int nocase,
 int pc_iter_next(pc_iter *it, pc_item *item);
 void pc_iter_close(pc_iter *it);
 
+/* What this build has, as a JSON object text (pc_free() it; NULL on OOM):
+** {"version", "backends": [...], "serializers": [...], "cjson"}. */
+char *pc_build_info(void);
+
 /* ---- Process-wide settings ---- */
 /*
 ** The allocator of the engine (default: malloc/realloc/free). Set it before

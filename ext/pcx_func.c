@@ -312,6 +312,37 @@ static void cacheCloseFunc(sqlite3_context *ctx, int argc,
     func_error(ctx, "cache_close", "no cache named '%s' is open", name);
 }
 
+/* pcache_build(): what this build has (backends, serializers, library
+** versions) as a JSON object. */
+static void buildFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc, (void)argv;
+  char *z = pc_build_info();
+  if (!z) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  char *full = sqlite3_mprintf("%.*s,\"sqlite\":\"%s\"}", (int)strlen(z) - 1, z,
+                               sqlite3_libversion());
+  pc_free(z);
+  if (!full) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  sqlite3_result_text(ctx, full, -1, sqlite3_free);
+  sqlite3_result_subtype(ctx, PCX_JSON_SUBTYPE);
+}
+
+/* cache_query(sql [, ttl [, cache]]): query-result caching is not in this
+** version; the function exists so that calling it says so. */
+static void cacheQueryFunc(sqlite3_context *ctx, int argc,
+                           sqlite3_value **argv) {
+  (void)argc, (void)argv;
+  func_error(ctx, "cache_query",
+             "not available in this version of PocketCache "
+             "(%s)",
+             PC_VERSION);
+}
+
 /* pcache_version(): the library version. */
 static void versionFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc, (void)argv;
@@ -339,8 +370,13 @@ static const struct {
     {"cache_stats", 0, 1, PCX_FN_J, cacheStatsFunc},
     {"cache_open", 1, 2, PCX_FN, cacheOpenFunc},
     {"cache_close", 1, 1, PCX_FN, cacheCloseFunc},
+    {"cache_query", 1, 3, PCX_FN, cacheQueryFunc},
     {"pcache_version", 0, 0,
      SQLITE_UTF8 | SQLITE_INNOCUOUS | SQLITE_DETERMINISTIC, versionFunc},
+    {"pcache_build", 0, 0,
+     SQLITE_UTF8 | SQLITE_RESULT_SUBTYPE | SQLITE_INNOCUOUS |
+         SQLITE_DETERMINISTIC,
+     buildFunc},
 };
 
 int pcx_register_functions(sqlite3 *db, pcx_conn *conn) {
