@@ -214,9 +214,17 @@ static int cache_open_cfg(const char *name, pc_config *cfg, pc_cache **out) {
   return rc;
 }
 
-static int finish_open(int rc, pc_cache **out, char *err, size_t nerr) {
+/* Validates a parsed configuration (rc: the parser's result) and opens the
+** cache; cfg is taken over in every case. */
+static int open_parsed(const char *name, pc_config *cfg, int rc, pc_cache **out,
+                       char *err, size_t nerr) {
+  *out = NULL;
+  if (rc == PC_OK) rc = pc__config_validate(cfg);
+  if (rc == PC_OK)
+    rc = cache_open_cfg(name, cfg, out);
+  else
+    pc__config_free(cfg);
   if (rc != PC_OK && err && nerr) snprintf(err, nerr, "%s", pc__errbuf());
-  (void)out;
   return rc;
 }
 
@@ -224,15 +232,9 @@ int pc_cache_open(const char *name, const char *json, pc_cache **out, char *err,
                   size_t nerr) {
   pc_config cfg;
   pc__config_init(&cfg);
-  int rc = PC_OK;
-  if (json && json[0]) rc = pc__config_from_json(&cfg, json, strlen(json));
-  if (rc == PC_OK) rc = pc__config_validate(&cfg);
-  if (rc != PC_OK) {
-    pc__config_free(&cfg);
-    *out = NULL;
-    return finish_open(rc, out, err, nerr);
-  }
-  return finish_open(cache_open_cfg(name, &cfg, out), out, err, nerr);
+  int rc =
+      json && json[0] ? pc__config_from_json(&cfg, json, strlen(json)) : PC_OK;
+  return open_parsed(name, &cfg, rc, out, err, nerr);
 }
 
 int pc_cache_open_kv(const char *name, int argc, const char *const *argv,
@@ -240,13 +242,7 @@ int pc_cache_open_kv(const char *name, int argc, const char *const *argv,
   pc_config cfg;
   pc__config_init(&cfg);
   int rc = pc__config_from_kv(&cfg, argc, argv);
-  if (rc == PC_OK) rc = pc__config_validate(&cfg);
-  if (rc != PC_OK) {
-    pc__config_free(&cfg);
-    *out = NULL;
-    return finish_open(rc, out, err, nerr);
-  }
-  return finish_open(cache_open_cfg(name, &cfg, out), out, err, nerr);
+  return open_parsed(name, &cfg, rc, out, err, nerr);
 }
 
 /* A new reference to the registered cache `name`, or NULL. */
