@@ -17,9 +17,16 @@
 ** that it reads back as REAL; infinities are 9e999 / -9e999 like SQLite's
 ** json()), a JSON string, or the JSON text itself for TEXT marked is_json.
 ** Scalars are parsed here (strictly, per RFC 8259); objects and arrays are
-** validated with cJSON and handed out as JSON text. Numbers are formatted
-** and read in the "C" locale whatever the process locale is. A decoded
-** object or array that starts at offset 0 is handed out zero copy like a
+** checked here too, against the same grammar, and handed out as JSON text.
+** The checker reuses the scalar scanners, allocates nothing and keeps no
+** global state (so concurrent decodes are safe; cJSON, which the config
+** parser uses, writes a process-global error pointer on every parse), is
+** iterative, and rejects nesting deeper than JSON_MAX_DEPTH. Strings are
+** byte strings: like the scalar string parser, it rejects raw control
+** characters, bad escapes and unpaired surrogate escapes, but does not
+** check that raw bytes >= 0x80 are UTF-8. Numbers are formatted and read
+** in the "C" locale whatever the process locale is. A decoded object or
+** array that starts at offset 0 is handed out zero copy like a
 ** native TEXT; a decoded string, or a document after leading whitespace,
 ** is copied into a pc__malloc'd buffer (a value pointing at p + k could
 ** not be released, since free_fn is called with the value's own p).
@@ -30,7 +37,6 @@
 */
 #include "pc_internal.h"
 
-#include <cjson/cJSON.h>
 #include <locale.h>
 #include <math.h>
 #include <pthread.h>
@@ -520,27 +526,38 @@ static bool unescape(const unsigned char *s, size_t n, unsigned char *out,
 }
 
 /*
-** The JSON string (s, n) (quotes included, nothing after): checks it and,
-** when v is not NULL, decodes it into a pc__malloc'd buffer.
+** Length of the JSON string at the start of (s, n) (s[0] is '"'), quotes
+** included; 0 if it is not closed or holds a raw control character.
+** *escapes: it holds a '\\'. The escapes are checked by unescape().
 */
-static int json_decode_string(const unsigned char *s, size_t n, pc_value *v) {
-  /* The closing quote is the first unescaped '"' and must end the input.
-  ** Raw control characters are checked here; escapes by unescape(). */
+static size_t scan_string(const unsigned char *s, size_t n, bool *escapes) {
+  /* The closing quote is the first unescaped '"'. The byte after a '\\' is
+  ** skipped here (unescape() rejects it when it is not an escape). */
   size_t i = 1;
-  bool escapes = false;
+  *escapes = false;
   while (i < n && s[i] != '"') {
-    if (s[i] < 0x20) return err_undecodable();
+    if (s[i] < 0x20) return 0;
     if (s[i] == '\\') {
-      escapes = true;
+      *escapes = true;
       i += 2;
     } else {
       i++;
     }
   }
-  if (i != n - 1) return err_undecodable();
+  return i < n ? i + 1 : 0;
+}
+
+/*
+** The JSON string (s, n) (quotes included, nothing after): checks it and,
+** when v is not NULL, decodes it into a pc__malloc'd buffer.
+*/
+static int json_decode_string(const unsigned char *s, size_t n, pc_value *v) {
+  bool escapes;
+  if (scan_string(s, n, &escapes) != n) return err_undecodable();
   const unsigned char *in = s + 1;
   size_t m = n - 2, nout = m;
-  if (!v) return unescape(in, m, NULL, &nout) ? PC_OK : err_undecodable();
+  if (!v)
+    return !escapes || unescape(in, m, NULL, &nout) ? PC_OK : err_undecodable();
   unsigned char *buf = pc__malloc(m);
   if (!buf) return err_nomem();
   if (!escapes) {
@@ -560,13 +577,104 @@ static int json_decode_string(const unsigned char *s, size_t n, pc_value *v) {
 
 /* ---- json: documents ---- */
 
-/* An object or array (s, n), trimmed: valid per cJSON, nothing after. */
-static bool json_container_valid(const unsigned char *s, size_t n) {
-  const char *end = NULL;
-  cJSON *j = cJSON_ParseWithLengthOpts((const char *)s, n, &end, 0);
-  if (!j) return false;
-  cJSON_Delete(j);
-  return end == (const char *)s + n;
+/*
+** The deepest nesting of objects and arrays a document may have; deeper is
+** invalid. 1000 is the limit of cJSON (CJSON_NESTING_LIMIT), which checked
+** the documents stored before, so that none of them becomes undecodable.
+*/
+#define JSON_MAX_DEPTH 1000
+
+static size_t skip_ws(const unsigned char *s, size_t n, size_t i) {
+  while (i < n && is_ws(s[i]))
+    i++;
+  return i;
+}
+
+/*
+** Length of the JSON string, number, true, false or null at the start of
+** (s, n) (n > 0), 0 if there is none. The same checks as the scalar
+** decoders, without decoding.
+*/
+static size_t scan_scalar(const unsigned char *s, size_t n) {
+  bool flag;
+  size_t k, m;
+  switch (s[0]) {
+  case '"':
+    k = scan_string(s, n, &flag);
+    return k && (!flag || unescape(s + 1, k - 2, NULL, &m)) ? k : 0;
+  case 't':
+    return n >= 4 && !memcmp(s, "true", 4) ? 4 : 0;
+  case 'f':
+    return n >= 5 && !memcmp(s, "false", 5) ? 5 : 0;
+  case 'n':
+    return n >= 4 && !memcmp(s, "null", 4) ? 4 : 0;
+  default:
+    return scan_number(s, n, &flag);
+  }
+}
+
+/* After the '{' or ',' that ends at i in an object: the member's key and
+** its ':'. Returns the offset after the ':', 0 if they are not there. */
+static size_t scan_key(const unsigned char *s, size_t n, size_t i) {
+  i = skip_ws(s, n, i);
+  if (i >= n || s[i] != '"') return 0;
+  size_t k = scan_scalar(s + i, n - i);
+  if (!k) return 0;
+  i = skip_ws(s, n, i + k);
+  return i < n && s[i] == ':' ? i + 1 : 0;
+}
+
+/*
+** Whether (s, n) is exactly one JSON value (RFC 8259), with nothing but
+** whitespace around it and at most JSON_MAX_DEPTH nested objects and
+** arrays. Iterative, allocates nothing: the kinds of the open containers
+** are one bit each in a bitmap on the stack.
+*/
+static bool json_document_valid(const unsigned char *s, size_t n) {
+  unsigned char is_object[(JSON_MAX_DEPTH + 7) / 8] = {0};
+  size_t depth = 0, i = 0;
+  for (;;) {
+    /* A value starts at i (after whitespace). */
+    i = skip_ws(s, n, i);
+    if (i >= n) return false;
+    if (s[i] == '{' || s[i] == '[') {
+      bool obj = s[i++] == '{';
+      if (depth == JSON_MAX_DEPTH) return false;
+      unsigned char bit = (unsigned char)(1u << (depth & 7));
+      if (obj)
+        is_object[depth >> 3] |= bit;
+      else
+        is_object[depth >> 3] &= (unsigned char)~bit;
+      depth++;
+      i = skip_ws(s, n, i);
+      if (i < n && s[i] == (obj ? '}' : ']')) {
+        i++;
+        depth--; /* empty: a complete value */
+      } else {
+        if (obj && !(i = scan_key(s, n, i))) return false;
+        continue; /* the first element or member value */
+      }
+    } else {
+      size_t k = scan_scalar(s + i, n - i);
+      if (!k) return false;
+      i += k;
+    }
+    /* A value ended at i: close containers until a ',' wants another. */
+    for (;;) {
+      i = skip_ws(s, n, i);
+      if (depth == 0) return i == n;
+      if (i >= n) return false;
+      bool obj = is_object[(depth - 1) >> 3] >> ((depth - 1) & 7) & 1;
+      if (s[i] == ',') {
+        i++;
+        if (obj && !(i = scan_key(s, n, i))) return false;
+        break;
+      }
+      if (s[i] != (obj ? '}' : ']')) return false;
+      i++;
+      depth--;
+    }
+  }
 }
 
 /*
@@ -596,7 +704,7 @@ static int json_decode_value(const unsigned char *s, size_t n, size_t off,
     return json_decode_string(s, n, v);
   case '{':
   case '[':
-    if (!json_container_valid(s, n)) return err_undecodable();
+    if (!json_document_valid(s, n)) return err_undecodable();
     if (!v) return PC_OK;
     r.type = PC_TEXT;
     r.is_json = 1;

@@ -16,6 +16,8 @@
 #include <float.h>
 #include <locale.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 static const pc_serializer *NATIVE = &pc__native_serializer;
 static const pc_serializer *JSON = &pc__json_serializer;
@@ -656,6 +658,356 @@ static void test_json_malformed(void) {
   CHECK_EQ_INT(pc_test_live, 0);
 }
 
+/* ---- Objects and arrays ---- */
+
+/* The nesting limit of pc_codec.c (JSON_MAX_DEPTH, cJSON's former one). */
+#define JSON_DEPTH_LIMIT 1000
+
+/* Decoding the document (p, n) with JSON succeeds (as is_json TEXT, the
+** trimmed bytes) or fails with PC_ERROR as `ok` says; encoding it as TEXT
+** marked is_json agrees. */
+static void check_document(const void *p, size_t n, bool ok, int line) {
+  pc_value v;
+  pc__error(PC_OK, "-");
+  int rc = decode_copy(JSON, p, n, &v);
+  if (rc != (ok ? PC_OK : PC_ERROR))
+    fprintf(stderr, "line %d: json decode of '%.*s' (%zu bytes) rc=%d\n", line,
+            n > 200 ? 200 : (int)n, (const char *)p, n, rc);
+  CHECK_EQ_INT(rc, ok ? PC_OK : PC_ERROR);
+  if (rc == PC_OK) {
+    CHECK(v.type == PC_TEXT && v.is_json == 1);
+    pc_value_release(&v);
+  } else if (rc == PC_ERROR) {
+    CHECK(!strcmp(pc__errbuf(), "undecodable stored value"));
+  }
+  pc_value t = pc_text(p, n);
+  t.is_json = 1;
+  unsigned char *buf = NULL;
+  size_t nbuf = 0;
+  rc = JSON->encode(&t, NULL, 0, &buf, &nbuf);
+  CHECK_EQ_INT(rc, ok ? PC_OK : PC_ERROR);
+  if (rc == PC_OK) {
+    CHECK(nbuf == n && !memcmp(buf, p, n));
+    pc__free(buf);
+  }
+}
+#define GOOD_DOC(lit) check_document((lit), sizeof(lit) - 1, true, __LINE__)
+#define BAD_DOC(lit) check_document((lit), sizeof(lit) - 1, false, __LINE__)
+
+/* A malloc'd document of `depth` nested containers around "1" (or nothing
+** when empty): arrays, objects {"k":...}, or both alternating. */
+enum { NEST_ARRAYS, NEST_OBJECTS, NEST_MIXED };
+static char *nested(size_t depth, int kind, bool empty, size_t *n) {
+  char *d = malloc(depth * 6 + 2), *o = d;
+  for (size_t i = 0; i < depth; i++) {
+    bool obj = kind == NEST_OBJECTS || (kind == NEST_MIXED && i % 2);
+    if (obj && (i + 1 < depth || !empty)) {
+      memcpy(o, "{\"k\":", 5);
+      o += 5;
+    } else {
+      *o++ = obj ? '{' : '[';
+    }
+  }
+  if (!empty) *o++ = '1';
+  for (size_t i = depth; i-- > 0;)
+    *o++ = kind == NEST_OBJECTS || (kind == NEST_MIXED && i % 2) ? '}' : ']';
+  *n = (size_t)(o - d);
+  return d;
+}
+
+static void test_json_documents(void) {
+  /* Valid: every kind of value, nested, with whitespace anywhere. */
+  GOOD_DOC("{}");
+  GOOD_DOC("[]");
+  GOOD_DOC("{ }");
+  GOOD_DOC("[ \t\r\n]");
+  GOOD_DOC("[[]]");
+  GOOD_DOC("[{}]");
+  GOOD_DOC("{\"\":{}}");
+  GOOD_DOC("[[], {}, [[]], [{}], {\"a\": []}]");
+  GOOD_DOC("[1]");
+  GOOD_DOC("[null,true,false,0,-0,1.5,-1e-5,1E+30,0.5e3,9e999,\"s\"]");
+  GOOD_DOC("{\"a\":1,\"b\":[2,{\"c\":null}],\"d\":{\"e\":{\"f\":\"g\"}}}");
+  GOOD_DOC(" \n{ \"a\" : [ 1 , 2 ] , \"b\" : { } }\t\r\n");
+  GOOD_DOC("{\"a\":1,\"a\":2}"); /* duplicate names are not an error */
+  GOOD_DOC("[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u0000\\u00e9\\uD83D\\uDE00\"]");
+  GOOD_DOC("{\"\\ud83d\\ude00\\u0041\":\"\\u20ac\"}");
+  GOOD_DOC("[\"caf\xc3\xa9 \xf0\x9f\x98\x80\", \"\x7f\"]");
+  GOOD_DOC("[\"]\", \"}\", \"[\", \"{\", \",\", \":\", \"\\\"]\"]");
+  GOOD_DOC("{\"[\":\"]\"}");
+  GOOD_DOC("[-9223372036854775809,123456789012345678901234567890]");
+  /* Raw bytes >= 0x80 are not checked as UTF-8, like the scalar string
+  ** decoder (which hands "\xff\xfe raw" back as it is). */
+  GOOD_DOC("[\"\xff\xfe raw\", \"\xc3\", \"\xed\xa0\x80\"]");
+  GOOD_DOC("{\"\xff\":1}");
+
+  /* Trailing commas, missing or extra separators. */
+  BAD_DOC("[1,]");
+  BAD_DOC("[1,2,]");
+  BAD_DOC("{\"a\":1,}");
+  BAD_DOC("[,]");
+  BAD_DOC("[,1]");
+  BAD_DOC("[1,,2]");
+  BAD_DOC("{,}");
+  BAD_DOC("{,\"a\":1}");
+  BAD_DOC("{\"a\":1,,\"b\":2}");
+  BAD_DOC("[1 2]");
+  BAD_DOC("[[] []]");
+  BAD_DOC("{\"a\":1 \"b\":2}");
+  BAD_DOC("[1:2]");
+  BAD_DOC("{\"a\":1:2}");
+  /* Missing colon or value, bad keys. */
+  BAD_DOC("{\"a\" 1}");
+  BAD_DOC("{\"a\"}");
+  BAD_DOC("{\"a\",\"b\"}");
+  BAD_DOC("{\"a\"::1}");
+  BAD_DOC("{\"a\":}");
+  BAD_DOC("{\"a\":,\"b\":1}");
+  BAD_DOC("{a:1}");
+  BAD_DOC("{1:1}");
+  BAD_DOC("{null:1}");
+  BAD_DOC("{true:1}");
+  BAD_DOC("{[]:1}");
+  BAD_DOC("{{}:1}");
+  BAD_DOC("{\"a\":1,b:2}");
+  BAD_DOC("{\"\\x\":1}");
+  BAD_DOC("{\"\\ud800\":1}");
+  /* Single quotes. */
+  BAD_DOC("['a']");
+  BAD_DOC("{'a':1}");
+  BAD_DOC("{\"a\":'b'}");
+  /* Numbers. */
+  BAD_DOC("[01]");
+  BAD_DOC("[-01]");
+  BAD_DOC("[00]");
+  BAD_DOC("[-]");
+  BAD_DOC("[1.]");
+  BAD_DOC("[.5]");
+  BAD_DOC("[1e]");
+  BAD_DOC("[1e+]");
+  BAD_DOC("[1.e5]");
+  BAD_DOC("[+1]");
+  BAD_DOC("[--1]");
+  BAD_DOC("[0x10]");
+  BAD_DOC("[1a]");
+  BAD_DOC("{\"a\":01}");
+  BAD_DOC("{\"a\":-}");
+  BAD_DOC("{\"a\":1.}");
+  BAD_DOC("[NaN]");
+  BAD_DOC("[Infinity]");
+  BAD_DOC("[-Infinity]");
+  /* Literals. */
+  BAD_DOC("[tru]");
+  BAD_DOC("[truex]");
+  BAD_DOC("[True]");
+  BAD_DOC("[nul]");
+  BAD_DOC("[nulll]");
+  BAD_DOC("[fals]");
+  BAD_DOC("[undefined]");
+  /* Strings: escapes, surrogates, control characters, ends. */
+  BAD_DOC("[\"\\ud800\"]");             /* lone high surrogate */
+  BAD_DOC("[\"\\udc00\"]");             /* lone low surrogate */
+  BAD_DOC("[\"\\uDBFF\"]");             /* lone high surrogate, upper case */
+  BAD_DOC("[\"\\ude00\\ud83d\"]");      /* pair in the wrong order */
+  BAD_DOC("[\"\\ud800\\u0041\"]");      /* high + not low */
+  BAD_DOC("[\"\\ud800\\ud800\"]");      /* high + high */
+  BAD_DOC("[\"\\ud800x\"]");            /* high + a character */
+  BAD_DOC("[\"\\ud83d\\ude0\"]");       /* truncated low */
+  BAD_DOC("[\"\\ud83d\"] \"\\ude00\""); /* halves in two strings */
+  BAD_DOC("[\"\\x\"]");
+  BAD_DOC("[\"\\U0041\"]");
+  BAD_DOC("[\"\\u12\"]");
+  BAD_DOC("[\"\\u12g4\"]");
+  BAD_DOC("[\"\\\x01\"]");
+  BAD_DOC("[\"\\\xc3\xa9\"]");
+  BAD_DOC("[\"a\x01\"]"); /* raw control characters */
+  BAD_DOC("[\"a\nb\"]");
+  BAD_DOC("[\"\t\"]");
+  BAD_DOC("[\"\x1f\"]");
+  BAD_DOC("{\"a\nb\":1}");
+  BAD_DOC("[\"abc]");
+  BAD_DOC("[\"abc\\\"]");
+  BAD_DOC("[\"abc\\");
+  BAD_DOC("{\"a");
+  /* Brackets that do not match or do not close. */
+  BAD_DOC("[");
+  BAD_DOC("{");
+  BAD_DOC("[[]");
+  BAD_DOC("[{]");
+  BAD_DOC("[{}");
+  BAD_DOC("[1}");
+  BAD_DOC("{\"a\":1]");
+  BAD_DOC("{\"a\":[}]");
+  BAD_DOC("{\"a\":1");
+  BAD_DOC("{\"a\":");
+  BAD_DOC("{\"a\"");
+  BAD_DOC("[1,");
+  /* Anything after the value. */
+  BAD_DOC("[1] x");
+  BAD_DOC("[1]]");
+  BAD_DOC("{}}");
+  BAD_DOC("[1],");
+  BAD_DOC("[1] [2]");
+  BAD_DOC("{} 1");
+  BAD_DOC("{}\"\"");
+  BAD_DOC("[1]\x01");
+  BAD_DOC("[1]\xc2\xa0"); /* U+00A0 is not JSON whitespace */
+  BAD_DOC("[1]\v");
+  BAD_DOC("[1]\f");
+  BAD_DOC("[\f1]");
+  /* NUL bytes anywhere. */
+  BAD_DOC("[1]\0");
+  BAD_DOC("{}\0 ");
+  BAD_DOC("[\0]");
+  BAD_DOC("[1\0]");
+  BAD_DOC("[1,\0 2]");
+  BAD_DOC("[\"a\0b\"]");
+  BAD_DOC("{\"a\0\":1}");
+  BAD_DOC("{\"a\":\0}");
+
+  /* Nesting: up to the limit is valid, beyond it is not, for arrays,
+  ** objects and both, with a value inside or empty. */
+  for (int kind = NEST_ARRAYS; kind <= NEST_MIXED; kind++) {
+    for (int empty = 0; empty <= 1; empty++) {
+      size_t depths[] = {1,
+                         2,
+                         64,
+                         JSON_DEPTH_LIMIT - 1,
+                         JSON_DEPTH_LIMIT,
+                         JSON_DEPTH_LIMIT + 1,
+                         JSON_DEPTH_LIMIT + 2,
+                         5000};
+      for (size_t i = 0; i < sizeof depths / sizeof depths[0]; i++) {
+        size_t n;
+        char *d = nested(depths[i], kind, empty, &n);
+        check_document(d, n, depths[i] <= JSON_DEPTH_LIMIT, __LINE__);
+        free(d);
+      }
+    }
+  }
+  /* The depth is of what is open at once: many containers side by side at
+  ** the limit are fine. */
+  {
+    size_t n;
+    char *d = nested(JSON_DEPTH_LIMIT, NEST_MIXED, false, &n);
+    char *two = malloc(2 * n + 3);
+    two[0] = '[';
+    memcpy(two + 1, d, n);
+    two[n + 1] = ',';
+    memcpy(two + n + 2, d, n);
+    two[2 * n + 2] = ']';
+    check_document(two, 2 * n + 3, false, __LINE__); /* one level deeper */
+    free(d);
+    d = nested(JSON_DEPTH_LIMIT - 1, NEST_ARRAYS, true, &n);
+    memcpy(two, "[", 1);
+    memcpy(two + 1, d, n);
+    two[n + 1] = ',';
+    memcpy(two + n + 2, d, n);
+    two[2 * n + 2] = ']';
+    check_document(two, 2 * n + 3, true, __LINE__);
+    free(two);
+    free(d);
+  }
+  /* 100000 openers, unclosed or closed, arrays or alternating: rejected,
+  ** quickly and without running out of stack. */
+  size_t depth = 100000;
+  char *deep = malloc(6 * depth + 2);
+  memset(deep, '[', depth);
+  check_document(deep, depth, false, __LINE__);
+  memset(deep + depth, ']', depth);
+  check_document(deep, 2 * depth, false, __LINE__);
+  free(deep);
+  size_t n;
+  deep = nested(depth, NEST_MIXED, false, &n);
+  check_document(deep, n, false, __LINE__);
+  check_document(deep, n / 2, false, __LINE__);
+  free(deep);
+
+  /* No proper prefix of a container document is a document. */
+  const char *doc = "{\"a\":[1,-2.5e3,\"x\\\\\\u00e9\\ud83d\\ude00\",null,"
+                    "true,false,{},[[]],{\"b\":{\"c\":[]}}],\"d\":\"\"}";
+  check_document(doc, strlen(doc), true, __LINE__);
+  for (size_t k = 0; k < strlen(doc); k++)
+    check_document(doc, k, false, __LINE__);
+  CHECK_EQ_INT(pc_test_live, 0);
+}
+
+/* ---- Concurrent decoding ---- */
+
+#define JSON_THREADS 4
+#define JSON_THREAD_ITERS 10000
+
+typedef struct {
+  int id;
+  long wrong; /* checks that failed (CHECK() is not thread-safe) */
+} json_thread_arg;
+
+static atomic_int json_go;
+
+/* Decodes documents, valid and not, over and over. */
+static void *json_thread(void *p) {
+  json_thread_arg *a = p;
+  char doc[160], spaced[160];
+  int n = snprintf(doc, sizeof doc,
+                   "{\"thread\":%d,\"a\":[1,2.5,\"x\\u00e9\\ud83d\\ude00\","
+                   "null,true,{\"b\":[]}]}",
+                   a->id);
+  int ns = snprintf(spaced, sizeof spaced, "  [%d, {\"k\": \"v\"}] ", a->id);
+  static const char bad[] = "{\"a\":[1,2,]}";
+  static const char bad_str[] = "{\"a\":\"\\ud800\"}";
+  while (!atomic_load(&json_go)) {
+  }
+  for (int k = 0; k < JSON_THREAD_ITERS; k++) {
+    pc_value v;
+    void (*release)(void *) = NULL;
+    /* At offset 0: the document itself (zero copy). */
+    int rc = JSON->decode((const unsigned char *)doc, (size_t)n, &v, &release);
+    if (rc != PC_OK || v.type != PC_TEXT || !v.is_json ||
+        v.p != (const void *)doc || v.n != (size_t)n)
+      a->wrong++;
+    if (rc == PC_OK) pc_value_release(&v);
+    /* After whitespace: a copy. */
+    rc = JSON->decode((const unsigned char *)spaced, (size_t)ns, &v, &release);
+    if (rc != PC_OK || v.type != PC_TEXT || !v.is_json ||
+        v.n != (size_t)ns - 3 || memcmp(v.p, spaced + 2, v.n))
+      a->wrong++;
+    if (rc == PC_OK) pc_value_release(&v);
+    /* Invalid: an error, with this thread's message. */
+    rc = JSON->decode((const unsigned char *)bad, sizeof bad - 1, &v, &release);
+    if (rc != PC_ERROR || strcmp(pc__errbuf(), "undecodable stored value"))
+      a->wrong++;
+    rc = JSON->decode((const unsigned char *)bad_str, sizeof bad_str - 1, &v,
+                      &release);
+    if (rc != PC_ERROR) a->wrong++;
+  }
+  return NULL;
+}
+
+/* JSON decodes share no state: run under -fsanitize=thread, this reports
+** any data race (cJSON's global error pointer was one). */
+static void test_json_threads(void) {
+  /* The counting allocator is not thread-safe: the default one meanwhile. */
+  pc_set_allocator(NULL);
+  pthread_t th[JSON_THREADS];
+  json_thread_arg args[JSON_THREADS];
+  int started = 0;
+  atomic_store(&json_go, 0);
+  for (int i = 0; i < JSON_THREADS; i++) {
+    args[i].id = i;
+    args[i].wrong = 0;
+    if (pthread_create(&th[i], NULL, json_thread, &args[i]) != 0) break;
+    started++;
+  }
+  atomic_store(&json_go, 1);
+  for (int i = 0; i < started; i++)
+    pthread_join(th[i], NULL);
+  pc_test_use_failing_allocator();
+  CHECK_EQ_INT(started, JSON_THREADS);
+  for (int i = 0; i < started; i++)
+    CHECK_EQ_INT(args[i].wrong, 0);
+  CHECK_EQ_INT(pc_test_live, 0);
+}
+
 /* ---- Integer codecs ---- */
 
 static void test_int_codecs(void) {
@@ -991,6 +1343,8 @@ int main(void) {
   test_json_encoding();
   test_json_decoding();
   test_json_malformed();
+  test_json_documents();
+  test_json_threads();
   test_int_codecs();
   test_release();
   test_oom();
