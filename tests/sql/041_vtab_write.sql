@@ -1,6 +1,6 @@
 -- Writing through pcache: INSERT, INSERT OR REPLACE, UPDATE, DELETE.
 INSERT INTO pcache(key, value, ttl) VALUES ('a', 'one', 60);
-SELECT cache_get('a'), cache_ttl('a') BETWEEN 59.9 AND 60;
+SELECT cache_get('a'), cache_ttl('a') BETWEEN 59 AND 60;
 -- A plain INSERT on a live key is a constraint error; OR REPLACE overwrites.
 INSERT INTO pcache(key, value) VALUES ('a', 'two');
 SELECT cache_get('a');
@@ -25,7 +25,7 @@ SELECT cache_has('e');
 UPDATE pcache SET value = 'ONE' WHERE key = 'a';
 SELECT value, ttl FROM pcache WHERE key = 'a';
 UPDATE pcache SET ttl = 30 WHERE key = 'c';
-SELECT value, ttl BETWEEN 29.9 AND 30 FROM pcache WHERE key = 'c';
+SELECT value, ttl BETWEEN 29 AND 30 FROM pcache WHERE key = 'c';
 UPDATE pcache SET value = value || '!', ttl = -1 WHERE key GLOB '[bc]';
 SELECT key, value, ttl FROM pcache WHERE key IN ('b', 'c') ORDER BY key;
 UPDATE pcache SET size = 1 WHERE key = 'a';
