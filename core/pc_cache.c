@@ -237,6 +237,26 @@ int pc_cache_open(const char *name, const char *json, pc_cache **out, char *err,
   return open_parsed(name, &cfg, rc, out, err, nerr);
 }
 
+int pc_cache_check_kv(const char *name, int argc, const char *const *argv,
+                      char *err, size_t nerr) {
+  pc_config cfg;
+  pc__config_init(&cfg);
+  int rc = pc__config_from_kv(&cfg, argc, argv);
+  if (rc == PC_OK) rc = pc__config_validate(&cfg);
+  if (rc == PC_OK) {
+    pthread_mutex_lock(&g_reg_mutex);
+    int i = do_reg_find(name);
+    const char *diff = i >= 0 ? pc__config_diff(&g_reg[i]->cfg, &cfg) : NULL;
+    if (diff)
+      rc = pc__error(PC_ERROR, "cache '%s' is already open with a different %s",
+                     name, diff);
+    pthread_mutex_unlock(&g_reg_mutex);
+  }
+  pc__config_free(&cfg);
+  if (rc != PC_OK && err && nerr) snprintf(err, nerr, "%s", pc__errbuf());
+  return rc;
+}
+
 int pc_cache_open_kv(const char *name, int argc, const char *const *argv,
                      pc_cache **out, char *err, size_t nerr) {
   pc_config cfg;

@@ -116,6 +116,14 @@ int pc_cache_open(const char *name, const char *config_json, pc_cache **out,
 int pc_cache_open_kv(const char *name, int argc, const char *const *argv,
                      pc_cache **out, char *err, size_t nerr);
 
+/* Checks key=value configuration as pc_cache_open_kv would, and that an
+** open cache `name` (if any) has the same configuration, without opening
+** or changing anything: PC_OK, or an error with the message in err. (A
+** table definition read from a database file is checked this way; its
+** cache is opened only when a statement uses the table directly.) */
+int pc_cache_check_kv(const char *name, int argc, const char *const *argv,
+                      char *err, size_t nerr);
+
 /* A new reference to the open cache `name`, or NULL if none is open. The
 ** cache "default" is always open. */
 pc_cache *pc_cache_find(const char *name);

@@ -11,20 +11,28 @@
 ** How it works
 **   `pcache` is eponymous (xCreate is xConnect): used by its own name it
 **   shows the cache named by the hidden `cache` column, "default" without
-**   one. Declared with CREATE VIRTUAL TABLE it opens a cache named after
-**   the table with the arguments as configuration; SQLite keeps the
-**   statement in the schema, so the cache comes back whenever the database
-**   is opened, and DROP TABLE closes it.
+**   one. Declared with CREATE VIRTUAL TABLE it shows a cache named after
+**   the table, configured by the arguments. SQLite keeps the statement in
+**   the schema, so the table comes back whenever the database is opened;
+**   its cache is opened when a statement first uses the table (and again
+**   if it was closed). Connecting only checks the arguments: a database
+**   file from someone else cannot open or reconfigure a cache just by
+**   declaring a table, since the use that would open it is refused
+**   (SQLITE_VTAB_DIRECTONLY) unless it comes from the application itself.
+**   DROP TABLE closes the cache.
 **
-**   The table is declared WITHOUT ROWID with `key` as its PRIMARY KEY, so
-**   xUpdate receives keys, not rowids. A DELETE passes only the key: the
-**   eponymous table deletes in the cache its scan named (a DELETE whose
-**   scan spans several caches is refused rather than guessed).
+**   Rows are identified by a hidden PRIMARY KEY `id`, the cache name and
+**   the key in one BLOB (name, a 0 byte, key): WITHOUT ROWID, so xUpdate
+**   receives the id of the row it changes or deletes and knows its cache,
+**   whatever cache the scan that found it named.
 **
 **   Writes follow a table's rules: a plain INSERT on a live key fails with
 **   a UNIQUE constraint error, INSERT OR REPLACE overwrites, OR IGNORE
-**   skips. Each row is written as it comes: a cache has no transactions,
-**   so rows written before a failing row of the same statement stay.
+**   skips. An UPDATE changes only entries that still exist (one that
+**   expired or was deleted since the scan stays gone) and may move a row to
+**   another key or cache under the same rule. Each row is written as it
+**   comes: a cache has no transactions, so rows written before a failing
+**   row of the same statement stay.
 **
 ** The vtab declares SQLITE_VTAB_DIRECTONLY: a view or trigger in a database
 ** file could otherwise read or change any cache of the process.
@@ -40,19 +48,14 @@
 #define PCACHE_COLUMN_EXPIRES_AT 3
 #define PCACHE_COLUMN_SIZE 4
 #define PCACHE_COLUMN_CACHE 5
+#define PCACHE_COLUMN_ID 6
 
 typedef struct pcache_vtab {
   sqlite3_vtab base;
   sqlite3 *db;
-  pcx_conn *conn;    /* shared; the module holds a reference */
-  char *name;        /* declared table: its cache; NULL if eponymous.
-                        sqlite3_free */
-  int nargs;         /* declared table: configuration arguments */
-  char **args;       /* one sqlite3_malloc block: pointers then strings */
-  char *write_cache; /* eponymous: the cache scanned for a DELETE.
-                        sqlite3_free */
-  int write_mixed;   /* the scans named several caches */
-  int ncursor;       /* open cursors */
+  char *name;  /* declared table: its cache; NULL if eponymous. sqlite3_free */
+  int nargs;   /* declared table: configuration arguments */
+  char **args; /* one sqlite3_malloc block: pointers then strings */
 } pcache_vtab;
 
 typedef struct pcache_cursor {
@@ -85,18 +88,23 @@ static int vtab_pc_error(sqlite3_vtab *vt, int rc) {
 static int pcacheConnect(sqlite3 *db, void *pAux, int argc,
                          const char *const *argv, sqlite3_vtab **ppVtab,
                          char **pzErr) {
+  (void)pAux;
   int eponymous = argc == 3 && sqlite3_stricmp(argv[0], argv[2]) == 0;
+  if (!eponymous && strcmp(argv[2], "default") == 0) {
+    *pzErr = sqlite3_mprintf("pcache: a table cannot be named default (that "
+                             "cache always exists)");
+    return SQLITE_ERROR;
+  }
   int rc = sqlite3_declare_vtab(
-      db, "CREATE TABLE x(key PRIMARY KEY NOT NULL, value, ttl REAL, "
-          "expires_at REAL, size INTEGER, cache HIDDEN) WITHOUT ROWID");
+      db, "CREATE TABLE x(key NOT NULL, value, ttl REAL, expires_at REAL, "
+          "size INTEGER, cache HIDDEN, id HIDDEN PRIMARY KEY) WITHOUT ROWID");
   if (rc != SQLITE_OK) return rc;
   pcache_vtab *p = sqlite3_malloc64(sizeof *p);
   if (!p) return SQLITE_NOMEM;
   memset(p, 0, sizeof *p);
   p->db = db;
-  p->conn = pAux;
   if (!eponymous) {
-    /* Keep the arguments: the cache is reopened from them if closed. */
+    /* Keep the arguments: the cache is opened from them on first use. */
     int nargs = argc - 3;
     size_t bytes = sizeof(char *) * (size_t)(nargs + 1);
     for (int i = 3; i < argc; i++)
@@ -118,9 +126,8 @@ static int pcacheConnect(sqlite3 *db, void *pAux, int argc,
     }
     p->nargs = nargs;
     char err[PC_ERRMSG_MAX];
-    pc_cache *c;
-    rc = pc_cache_open_kv(p->name, nargs, (const char *const *)p->args, &c, err,
-                          sizeof err);
+    rc = pc_cache_check_kv(p->name, nargs, (const char *const *)p->args, err,
+                           sizeof err);
     if (rc != PC_OK) {
       if (rc != PC_NOMEM) *pzErr = sqlite3_mprintf("pcache: %s", err);
       sqlite3_free(p->name);
@@ -128,7 +135,6 @@ static int pcacheConnect(sqlite3 *db, void *pAux, int argc,
       sqlite3_free(p);
       return rc == PC_NOMEM ? SQLITE_NOMEM : SQLITE_ERROR;
     }
-    pc_cache_release(c);
   }
   sqlite3_vtab_config(db, SQLITE_VTAB_CONSTRAINT_SUPPORT, 1);
   sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
@@ -140,7 +146,6 @@ static int pcacheDisconnect(sqlite3_vtab *vt) {
   pcache_vtab *p = (pcache_vtab *)vt;
   sqlite3_free(p->name);
   sqlite3_free(p->args);
-  sqlite3_free(p->write_cache);
   sqlite3_free(p);
   return SQLITE_OK;
 }
@@ -152,12 +157,15 @@ static int pcacheDestroy(sqlite3_vtab *vt) {
   return pcacheDisconnect(vt);
 }
 
-/* A new reference to the cache of this table: the declared table's own
-** (reopened from its definition when closed), or `name` (NULL: default). */
+/* A new reference to the cache `name` (NULL: the table's own, or default
+** for the eponymous table). A declared table's cache is opened from its
+** definition, which must match a cache of that name already open. */
 static int vtab_cache(pcache_vtab *p, const char *name, pc_cache **out) {
+  *out = NULL;
   if (p->name) {
-    *out = pc_cache_find(p->name);
-    if (*out) return SQLITE_OK;
+    if (name && strcmp(name, p->name) != 0)
+      return vtab_error(&p->base, "pcache: rows of table %s belong to cache %s",
+                        p->name, p->name);
     char err[PC_ERRMSG_MAX];
     int rc = pc_cache_open_kv(p->name, p->nargs, (const char *const *)p->args,
                               out, err, sizeof err);
@@ -176,12 +184,14 @@ static int vtab_cache(pcache_vtab *p, const char *name, pc_cache **out) {
 /*
 ** idxNum bits (and the order of the xFilter arguments):
 **   PCACHE_IDX_CACHE  `cache = ?` on the eponymous table: argv[0]
-**   PCACHE_IDX_KEY    `key = ?`: a point lookup, next argument
+**   PCACHE_IDX_KEY    `key = ?` (binary collation): a point lookup, next
+**                     argument
 **   PCACHE_IDX_GLOB   `key GLOB ?`: scan only the literal prefix
-**   PCACHE_IDX_LIKE   `key LIKE ?`: the same, letters in either case
+**   PCACHE_IDX_LIKE   `key LIKE ?`: the same, ASCII letters in either case
 ** At most one of KEY, GLOB, LIKE is used, in that order of preference.
 ** GLOB and LIKE are not omitted: SQLite checks the whole pattern, the
-** table narrows the scan to its prefix.
+** table narrows the scan to its prefix. An equality under another
+** collation (key = ? COLLATE NOCASE) is left to SQLite.
 */
 #define PCACHE_IDX_CACHE 1
 #define PCACHE_IDX_KEY 2
@@ -201,7 +211,10 @@ static int pcacheBestIndex(sqlite3_vtab *vt, sqlite3_index_info *info) {
         cacheUnusable = 1;
     }
     if (c->iColumn != PCACHE_COLUMN_KEY || !c->usable) continue;
-    if (c->op == SQLITE_INDEX_CONSTRAINT_EQ) iKey = i;
+    if (c->op == SQLITE_INDEX_CONSTRAINT_EQ) {
+      const char *coll = sqlite3_vtab_collation(info, i);
+      if (!coll || sqlite3_stricmp(coll, "BINARY") == 0) iKey = i;
+    }
     if (c->op == SQLITE_INDEX_CONSTRAINT_GLOB) iGlob = i;
     if (c->op == SQLITE_INDEX_CONSTRAINT_LIKE) iLike = i;
   }
@@ -242,17 +255,11 @@ static int pcacheBestIndex(sqlite3_vtab *vt, sqlite3_index_info *info) {
 /* ---- Cursors ---- */
 
 static int pcacheOpen(sqlite3_vtab *vt, sqlite3_vtab_cursor **ppCursor) {
-  pcache_vtab *p = (pcache_vtab *)vt;
+  (void)vt;
   pcache_cursor *cur = sqlite3_malloc64(sizeof *cur);
   if (!cur) return SQLITE_NOMEM;
   memset(cur, 0, sizeof *cur);
   cur->eof = 1;
-  if (p->ncursor++ == 0) {
-    /* A new statement: forget which cache earlier scans named. */
-    sqlite3_free(p->write_cache);
-    p->write_cache = NULL;
-    p->write_mixed = 0;
-  }
   *ppCursor = &cur->base;
   return SQLITE_OK;
 }
@@ -271,7 +278,6 @@ static void cursor_reset(pcache_cursor *cur) {
 
 static int pcacheClose(sqlite3_vtab_cursor *vc) {
   pcache_cursor *cur = (pcache_cursor *)vc;
-  ((pcache_vtab *)vc->pVtab)->ncursor--;
   cursor_reset(cur);
   sqlite3_free(cur);
   return SQLITE_OK;
@@ -293,22 +299,13 @@ static int pcacheNext(sqlite3_vtab_cursor *vc) {
   return SQLITE_OK;
 }
 
-/* Remembers which cache a scan of the eponymous table named, for DELETE. */
-static int note_scanned_cache(pcache_vtab *p, const char *name) {
-  if (p->name || p->write_mixed) return SQLITE_OK;
-  if (!p->write_cache) {
-    p->write_cache = sqlite3_mprintf("%s", name);
-    return p->write_cache ? SQLITE_OK : SQLITE_NOMEM;
-  }
-  if (strcmp(p->write_cache, name) != 0) p->write_mixed = 1;
-  return SQLITE_OK;
-}
-
-/* The literal prefix of a GLOB or LIKE pattern. */
+/* The literal prefix of a GLOB or LIKE pattern. A LIKE prefix stops at the
+** first non-ASCII byte: the engine folds only ASCII letters, and like() may
+** be one (ICU's) that folds more. */
 static size_t pattern_prefix(const char *z, size_t n, int like) {
   const char *stop = like ? "%_" : "*?[";
   size_t i = 0;
-  while (i < n && !strchr(stop, z[i]))
+  while (i < n && !strchr(stop, z[i]) && !(like && (unsigned char)z[i] >= 0x80))
     i++;
   return i;
 }
@@ -327,8 +324,6 @@ static int pcacheFilter(sqlite3_vtab_cursor *vc, int idxNum, const char *idxStr,
     if (!name) return SQLITE_NOMEM;
   }
   int rc = vtab_cache(p, name, &cur->c);
-  if (rc != SQLITE_OK) return rc;
-  rc = note_scanned_cache(p, name ? name : "default");
   if (rc != SQLITE_OK) return rc;
 
   if (idxNum & PCACHE_IDX_KEY) {
@@ -365,12 +360,40 @@ static int pcacheEof(sqlite3_vtab_cursor *vc) {
   return ((pcache_cursor *)vc)->eof;
 }
 
+/* The id of a row: the cache name, a 0 byte, the key. */
+static void result_id(sqlite3_context *ctx, const char *name, const void *key,
+                      size_t nkey) {
+  size_t nname = strlen(name);
+  unsigned char *z = sqlite3_malloc64(nname + 1 + nkey);
+  if (!z) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  memcpy(z, name, nname + 1);
+  if (nkey) memcpy(z + nname + 1, key, nkey);
+  sqlite3_result_blob64(ctx, z, nname + 1 + nkey, sqlite3_free);
+}
+
+/* Splits an id into its cache name (NUL-terminated inside the value) and
+** key. 0 on success, 1 if v is not an id. */
+static int parse_id(sqlite3_value *v, const char **name, const void **key,
+                    size_t *nkey) {
+  const unsigned char *z = sqlite3_value_blob(v);
+  size_t n = (size_t)sqlite3_value_bytes(v);
+  const unsigned char *zero = z ? memchr(z, 0, n) : NULL;
+  if (sqlite3_value_type(v) != SQLITE_BLOB || !zero) return 1;
+  *name = (const char *)z;
+  *key = zero + 1;
+  *nkey = n - (size_t)(zero + 1 - z);
+  return 0;
+}
+
 static int pcacheColumn(sqlite3_vtab_cursor *vc, sqlite3_context *ctx, int i) {
   pcache_cursor *cur = (pcache_cursor *)vc;
   const pc_item *it = &cur->item;
   /* An UPDATE that does not change a column need not fetch it. */
   if (i != PCACHE_COLUMN_KEY && i != PCACHE_COLUMN_CACHE &&
-      sqlite3_vtab_nochange(ctx))
+      i != PCACHE_COLUMN_ID && sqlite3_vtab_nochange(ctx))
     return SQLITE_OK;
   switch (i) {
   case PCACHE_COLUMN_KEY:
@@ -390,8 +413,11 @@ static int pcacheColumn(sqlite3_vtab_cursor *vc, sqlite3_context *ctx, int i) {
   case PCACHE_COLUMN_SIZE:
     sqlite3_result_int64(ctx, it->size);
     break;
-  default:
+  case PCACHE_COLUMN_CACHE:
     sqlite3_result_text(ctx, pc_cache_name(cur->c), -1, SQLITE_TRANSIENT);
+    break;
+  default:
+    result_id(ctx, pc_cache_name(cur->c), it->key, it->nkey);
     break;
   }
   return SQLITE_OK;
@@ -406,53 +432,47 @@ static int pcacheRowid(sqlite3_vtab_cursor *vc, sqlite3_int64 *pRowid) {
 /* ---- Writing ---- */
 
 /* The TTL of a written row: `ttl` if given, else `expires_at` (Unix
-** seconds) if given, else keep (UPDATE) or default (INSERT). */
+** seconds) if given, else keep (UPDATE) or default (INSERT). In an UPDATE,
+** `SET ttl = NULL` means the cache's default_ttl (as in cache_set) and
+** `SET expires_at = NULL` means no expiry (as the column reads). */
 static int row_ttl(pcache_vtab *p, sqlite3_value *ttl, sqlite3_value *exp,
-                   int64_t *ttl_ms, int *keep) {
+                   int is_update, int64_t *ttl_ms, int *keep) {
   int rc;
+  int ttl_given = !sqlite3_value_nochange(ttl) &&
+                  (is_update || sqlite3_value_type(ttl) != SQLITE_NULL);
+  int exp_given = !sqlite3_value_nochange(exp) &&
+                  (is_update || sqlite3_value_type(exp) != SQLITE_NULL);
   *keep = 0;
-  if (!sqlite3_value_nochange(ttl) &&
-      (sqlite3_value_type(ttl) != SQLITE_NULL || sqlite3_value_nochange(exp) ||
-       sqlite3_value_type(exp) == SQLITE_NULL)) {
+  if (ttl_given) {
     rc = pcx_ttl(ttl, ttl_ms);
-  } else if (!sqlite3_value_nochange(exp) &&
-             sqlite3_value_type(exp) != SQLITE_NULL) {
-    double at = sqlite3_value_double(exp);
-    double left = at - (double)pc_now_wall_ms() / 1000.0;
+  } else if (exp_given) {
+    if (sqlite3_value_type(exp) == SQLITE_NULL) {
+      *ttl_ms = PC_TTL_NEVER;
+      return SQLITE_OK;
+    }
     if (sqlite3_value_type(exp) != SQLITE_INTEGER &&
         sqlite3_value_type(exp) != SQLITE_FLOAT)
       return vtab_error(&p->base, "pcache: expires_at must be a Unix time");
+    double left = sqlite3_value_double(exp) - (double)pc_now_wall_ms() / 1000.0;
     if (!(left > 0))
       return vtab_error(&p->base, "pcache: expires_at is in the past");
     rc = pc_ttl_from_seconds(left, ttl_ms);
   } else {
     *ttl_ms = PC_TTL_DEFAULT;
-    *keep = 1;
+    *keep = is_update;
     return SQLITE_OK;
   }
   return rc == PC_OK ? SQLITE_OK : vtab_pc_error(&p->base, rc);
 }
 
-/* The cache of a written row (argv of xUpdate's new row), a reference. */
-static int row_cache(pcache_vtab *p, sqlite3_value *v, pc_cache **out) {
-  const char *name = NULL;
-  if (sqlite3_value_type(v) != SQLITE_NULL) {
-    name = (const char *)sqlite3_value_text(v);
-    if (!name) return SQLITE_NOMEM;
-    if (p->name && strcmp(name, p->name) != 0)
-      return vtab_error(&p->base, "pcache: rows of table %s belong to cache %s",
-                        p->name, p->name);
-  }
-  return vtab_cache(p, name, out);
-}
-
-/* INSERT or REPLACE of (key, value) in c, by the statement's conflict
-** rule. */
+/* Writes (key, v) in c by the statement's conflict rule; *written tells
+** whether it was stored (OR IGNORE may skip it). */
 static int write_row(pcache_vtab *p, pc_cache *c, const void *key, size_t nkey,
-                     const pc_value *v, int64_t ttl, int flags) {
+                     const pc_value *v, int64_t ttl, int *written) {
   int conflict = sqlite3_vtab_on_conflict(p->db);
-  if (conflict != SQLITE_REPLACE) flags |= PC_SET_NX;
-  int rc = pc_set(c, key, nkey, v, ttl, flags);
+  int rc =
+      pc_set(c, key, nkey, v, ttl, conflict == SQLITE_REPLACE ? 0 : PC_SET_NX);
+  *written = rc == PC_OK;
   if (rc == PC_OK) return SQLITE_OK;
   if (rc == PC_EXISTS) {
     if (conflict == SQLITE_IGNORE) return SQLITE_OK;
@@ -463,25 +483,93 @@ static int write_row(pcache_vtab *p, pc_cache *c, const void *key, size_t nkey,
   return vtab_pc_error(&p->base, rc);
 }
 
+/* The cache named by a row's `cache` column (NULL: the table's own or
+** default), a reference. */
+static int column_cache(pcache_vtab *p, sqlite3_value *v, pc_cache **out) {
+  const char *name = NULL;
+  if (sqlite3_value_type(v) != SQLITE_NULL) {
+    name = (const char *)sqlite3_value_text(v);
+    if (!name) return SQLITE_NOMEM;
+  }
+  return vtab_cache(p, name, out);
+}
+
+/* UPDATE of the row (old cache, old key) to the new column values. */
+static int update_row(pcache_vtab *p, sqlite3_value **col, const char *oname,
+                      const void *okey, size_t nokey) {
+  sqlite3_vtab *vt = &p->base;
+  const void *key;
+  size_t nkey;
+  int k = pcx_key(col[PCACHE_COLUMN_KEY], &key, &nkey);
+  if (k == SQLITE_NOMEM) return SQLITE_NOMEM;
+  if (k == 1) return vtab_error(vt, "pcache: key must not be NULL");
+  int64_t ttl;
+  int keep;
+  int rc = row_ttl(p, col[PCACHE_COLUMN_TTL], col[PCACHE_COLUMN_EXPIRES_AT], 1,
+                   &ttl, &keep);
+  if (rc != SQLITE_OK) return rc;
+  pc_cache *oc = NULL, *nc = NULL;
+  rc = vtab_cache(p, oname, &oc);
+  if (rc == SQLITE_OK) rc = column_cache(p, col[PCACHE_COLUMN_CACHE], &nc);
+  if (rc != SQLITE_OK) goto done;
+
+  int value_kept = sqlite3_value_nochange(col[PCACHE_COLUMN_VALUE]);
+  pc_value v;
+  if (!value_kept && pcx_value(col[PCACHE_COLUMN_VALUE], &v) != SQLITE_OK) {
+    rc = SQLITE_NOMEM;
+    goto done;
+  }
+  if (oc == nc && nokey == nkey && memcmp(okey, key, nkey) == 0) {
+    /* The same entry: only one that still exists is changed (XX). */
+    int r = PC_OK;
+    if (!value_kept)
+      r = pc_set(nc, key, nkey, &v, ttl,
+                 PC_SET_XX | (keep ? PC_SET_KEEPTTL : 0));
+    else if (!keep)
+      r = pc_touch(nc, key, nkey, ttl);
+    if (r != PC_OK && r != PC_NOTFOUND) rc = vtab_pc_error(vt, r);
+    goto done;
+  }
+  /* Moved to another key or cache: written there under the conflict rule,
+  ** then removed here, if it was written. */
+  pc_item cur = {0};
+  int r = pc_get_item(oc, okey, nokey, &cur);
+  if (r == PC_OK) {
+    if (keep)
+      ttl = cur.ttl_ms == PC_TTL_NEVER ? PC_TTL_NEVER
+                                       : (cur.ttl_ms > 0 ? cur.ttl_ms : 1);
+    int written;
+    rc = write_row(p, nc, key, nkey, value_kept ? &cur.value : &v, ttl,
+                   &written);
+    if (rc == SQLITE_OK && written) pc_delete(oc, okey, nokey);
+    pc_value_release(&cur.value);
+  } else if (r != PC_NOTFOUND) {
+    rc = vtab_pc_error(vt, r);
+  }
+done:
+  pc_cache_release(oc);
+  pc_cache_release(nc);
+  return rc;
+}
+
 static int pcacheUpdate(sqlite3_vtab *vt, int argc, sqlite3_value **argv,
                         sqlite3_int64 *pRowid) {
   pcache_vtab *p = (pcache_vtab *)vt;
   (void)pRowid;
-  pc_cache *c = NULL;
-  const void *key;
-  size_t nkey;
+  const char *oname = NULL;
+  const void *okey = NULL;
+  size_t nokey = 0;
   int rc;
+  if (sqlite3_value_type(argv[0]) != SQLITE_NULL &&
+      parse_id(argv[0], &oname, &okey, &nokey))
+    return vtab_error(vt, "pcache: not a row id");
 
   if (argc == 1) { /* DELETE */
-    if (p->write_mixed)
-      return vtab_error(vt, "pcache: a DELETE must name one cache "
-                            "(WHERE cache = '...')");
-    rc = vtab_cache(p, p->write_cache, &c);
+    pc_cache *c;
+    rc = vtab_cache(p, oname, &c);
     if (rc != SQLITE_OK) return rc;
-    if (pcx_key(argv[0], &key, &nkey) == 0) {
-      int r = pc_delete(c, key, nkey);
-      if (r != PC_OK && r != PC_NOTFOUND) rc = vtab_pc_error(vt, r);
-    }
+    int r = pc_delete(c, okey, nokey);
+    if (r != PC_OK && r != PC_NOTFOUND) rc = vtab_pc_error(vt, r);
     pc_cache_release(c);
     return rc;
   }
@@ -490,61 +578,29 @@ static int pcacheUpdate(sqlite3_vtab *vt, int argc, sqlite3_value **argv,
   if (!sqlite3_value_nochange(col[PCACHE_COLUMN_SIZE]) &&
       sqlite3_value_type(col[PCACHE_COLUMN_SIZE]) != SQLITE_NULL)
     return vtab_error(vt, "pcache: column size is read-only");
+  if (sqlite3_value_type(argv[0]) != SQLITE_NULL)
+    return update_row(p, col, oname, okey, nokey);
+
+  /* INSERT */
+  const void *key;
+  size_t nkey;
   int k = pcx_key(col[PCACHE_COLUMN_KEY], &key, &nkey);
   if (k == SQLITE_NOMEM) return SQLITE_NOMEM;
   if (k == 1) return vtab_error(vt, "pcache: key must not be NULL");
   int64_t ttl;
   int keep;
-  rc = row_ttl(p, col[PCACHE_COLUMN_TTL], col[PCACHE_COLUMN_EXPIRES_AT], &ttl,
-               &keep);
+  rc = row_ttl(p, col[PCACHE_COLUMN_TTL], col[PCACHE_COLUMN_EXPIRES_AT], 0,
+               &ttl, &keep);
   if (rc != SQLITE_OK) return rc;
-  rc = row_cache(p, col[PCACHE_COLUMN_CACHE], &c);
+  pc_cache *c;
+  rc = column_cache(p, col[PCACHE_COLUMN_CACHE], &c);
   if (rc != SQLITE_OK) return rc;
-
   pc_value v;
-  int value_kept = sqlite3_value_nochange(col[PCACHE_COLUMN_VALUE]);
-  if (!value_kept && pcx_value(col[PCACHE_COLUMN_VALUE], &v) != SQLITE_OK) {
-    pc_cache_release(c);
-    return SQLITE_NOMEM;
-  }
-
-  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) { /* INSERT */
-    rc = write_row(p, c, key, nkey, &v, ttl, 0);
-    pc_cache_release(c);
-    return rc;
-  }
-
-  /* UPDATE: argv[0] is the old key, col[KEY] the new one. */
-  const void *old;
-  size_t nold;
-  if (pcx_key(argv[0], &old, &nold) != 0) {
-    pc_cache_release(c);
-    return SQLITE_NOMEM;
-  }
-  int renamed = nold != nkey || memcmp(old, key, nkey) != 0;
-  if (!renamed) {
-    int r = PC_OK;
-    if (!value_kept)
-      r = pc_set(c, key, nkey, &v, ttl, keep ? PC_SET_KEEPTTL : 0);
-    else if (!keep)
-      r = pc_touch(c, key, nkey, ttl);
-    rc = r == PC_OK || r == PC_NOTFOUND ? SQLITE_OK : vtab_pc_error(vt, r);
-    pc_cache_release(c);
-    return rc;
-  }
-  /* A new key: write it under the conflict rule, then drop the old one. */
-  pc_item cur = {0};
-  int r = pc_get_item(c, old, nold, &cur);
-  if (r == PC_OK) {
-    if (keep)
-      ttl = cur.ttl_ms == PC_TTL_NEVER ? PC_TTL_NEVER
-                                       : (cur.ttl_ms > 0 ? cur.ttl_ms : 1);
-    rc = write_row(p, c, key, nkey, value_kept ? &cur.value : &v, ttl, 0);
-    if (rc == SQLITE_OK) pc_delete(c, old, nold);
-    pc_value_release(&cur.value);
-  } else if (r != PC_NOTFOUND) {
-    rc = vtab_pc_error(vt, r);
-  }
+  int written;
+  if (pcx_value(col[PCACHE_COLUMN_VALUE], &v) != SQLITE_OK)
+    rc = SQLITE_NOMEM;
+  else
+    rc = write_row(p, c, key, nkey, &v, ttl, &written);
   pc_cache_release(c);
   return rc;
 }

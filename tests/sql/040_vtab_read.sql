@@ -36,3 +36,7 @@ SELECT count(*) FROM pcache WHERE key GLOB 'brief*';
 -- Values keep their types in the table.
 SELECT cache_set('types:i', 7), cache_set('types:r', 2.5), cache_set('types:n', NULL), cache_set('types:e', '');
 SELECT key, quote(value), typeof(value) FROM pcache WHERE key GLOB 'types:*' ORDER BY key;
+-- key = ? under another collation is left to SQLite: both 'a' and 'A'.
+SELECT cache_set('a', 1), cache_set('A', 2);
+SELECT key FROM pcache WHERE key = 'a' COLLATE NOCASE ORDER BY key;
+EXPLAIN QUERY PLAN SELECT * FROM pcache WHERE key = 'a' COLLATE NOCASE;

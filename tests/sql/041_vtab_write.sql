@@ -50,7 +50,28 @@ INSERT INTO pcache(key, value) VALUES ('x', 'in default');
 DELETE FROM pcache WHERE cache = 'api' AND key = 'x';
 SELECT cache_get('x', 'api') IS NULL, cache_get('x');
 INSERT INTO pcache(key, value, cache) VALUES ('y', 1, 'nope');
--- A DELETE must not guess which cache a row belongs to.
+-- Each row carries its cache (the hidden id): a DELETE spanning caches
+-- removes every row from its own cache.
 INSERT INTO pcache(key, value, cache) VALUES ('z', 1, 'api'), ('z', 1, 'default');
 DELETE FROM pcache WHERE cache IN ('api', 'default') AND key = 'z';
 SELECT cache_has('z', 'api'), cache_has('z');
+-- UPDATE OR IGNORE onto a live key keeps both rows, as in any table.
+INSERT INTO pcache(key, value) VALUES ('r1', 'one'), ('r2', 'two');
+UPDATE OR IGNORE pcache SET key = 'r2' WHERE key = 'r1';
+SELECT key, value FROM pcache WHERE key GLOB 'r[12]' ORDER BY key;
+-- Moving a row to another cache.
+UPDATE pcache SET cache = 'api' WHERE key = 'r1';
+SELECT cache_get('r1') IS NULL, cache_get('r1', 'api');
+UPDATE pcache SET cache = 'default', key = 'r3' WHERE cache = 'api' AND key = 'r1';
+SELECT cache_get('r1', 'api') IS NULL, cache_get('r3');
+-- expires_at = NULL: no expiry.
+UPDATE pcache SET ttl = 30 WHERE key = 'r3';
+UPDATE pcache SET expires_at = NULL WHERE key = 'r3';
+SELECT ttl, expires_at FROM pcache WHERE key = 'r3';
+-- An UPDATE never brings back an entry that expired since it was set.
+SELECT cache_set('gone', 'old', 0.001);
+.sleep 20
+UPDATE pcache SET value = 'new' WHERE key = 'gone';
+SELECT cache_has('gone');
+-- The hidden id names the cache and the key.
+SELECT hex(id) FROM pcache WHERE key = 'r3';

@@ -16,7 +16,12 @@ CREATE VIRTUAL TABLE bad4 USING pcache(backend=filesystem);
 SELECT name FROM sqlite_schema WHERE name LIKE 'bad%';
 -- Quoted values.
 CREATE VIRTUAL TABLE quoted USING pcache(max_bytes="2MB", default_ttl='60');
+-- The cache is opened when a statement first uses the table.
+SELECT cache_stats('quoted');
+SELECT count(*) FROM quoted;
 SELECT json_extract(cache_stats('quoted'), '$.backend');
+-- The name default is the always-open cache's.
+CREATE VIRTUAL TABLE "default" USING pcache(max_entries=1);
 -- A cache of the same name opened with another configuration.
 SELECT cache_open('clash', '{"max_entries":5}');
 CREATE VIRTUAL TABLE clash USING pcache(max_entries=6);

@@ -9,6 +9,8 @@ CREATE TABLE c(x CHECK (cache_set('from-check', x) IS NOT NULL));
 CREATE TABLE d(x DEFAULT (cache_get('k')), y AS (cache_incr('from-generated')));
 CREATE VIEW vt AS SELECT * FROM pcache;
 CREATE VIEW vs AS SELECT * FROM pcache_stats;
+CREATE VIRTUAL TABLE evil USING pcache(max_entries=1, serializer=json);
+CREATE VIEW ve AS SELECT * FROM evil;
 .open hostile.db
 SELECT * FROM v;
 INSERT INTO t VALUES (1);
@@ -17,6 +19,10 @@ INSERT INTO t VALUES (1);
 INSERT INTO c VALUES (1);
 SELECT * FROM vt;
 SELECT * FROM vs;
+-- A table declared by the file opens no cache until the application uses
+-- it directly: the view over it is refused and nothing was opened.
+SELECT * FROM ve;
+SELECT cache FROM pcache_stats WHERE cache = 'evil';
 SELECT cache_has('from-view'), cache_has('from-trigger'), cache_has('from-check'), cache_has('from-generated');
 -- Direct use works.
 SELECT cache_set('direct', 1), cache_get('direct');
