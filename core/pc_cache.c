@@ -16,10 +16,11 @@
 **   - "default" (memory, 64 MiB) is created on first use, and again after
 **     it was closed, so it always exists.
 **   - Statistics are striped: each thread adds to one of PC_STRIPES
-**     cache-line-sized counter sets. The first PC_STRIPES threads of the
-**     process each own one and add with a plain load and store (no locked
-**     instruction on the hot path); later threads share stripes and add
-**     atomically. Either way no count is lost.
+**     cache-line-sized counter sets. The first PC_STRIPES_OWNED threads of
+**     the process each own one and add with a plain load and store (no
+**     locked instruction on the hot path); later threads share the other
+**     PC_STRIPES_SHARED stripes and add atomically. Either way no count is
+**     lost.
 */
 #include "pc_internal.h"
 
@@ -29,7 +30,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PC_STRIPES 64
+#define PC_STRIPES_OWNED 64  /* one per thread, for the first 64 threads */
+#define PC_STRIPES_SHARED 16 /* shared by later threads, atomically */
+#define PC_STRIPES (PC_STRIPES_OWNED + PC_STRIPES_SHARED)
 #define PC_NAME_MAX 255
 
 enum { ST_HITS, ST_MISSES, ST_SETS, ST_DELETES, ST_ERRORS, ST_COUNT };
@@ -64,7 +67,12 @@ static _Thread_local int t_stripe __attribute__((tls_model("initial-exec")));
 
 static __attribute__((noinline)) int stripe_assign(void) {
   unsigned i = atomic_fetch_add(&g_next_stripe, 1);
-  t_stripe = (int)(i % PC_STRIPES) + 1 + (i < PC_STRIPES ? 0 : STRIPE_SHARED);
+  /* An owned stripe is never shared: a plain load and store there is
+  ** exact. Later threads add atomically to the shared stripes. */
+  t_stripe =
+      i < PC_STRIPES_OWNED
+          ? (int)i + 1
+          : PC_STRIPES_OWNED + (int)(i % PC_STRIPES_SHARED) + 1 + STRIPE_SHARED;
   return t_stripe;
 }
 
@@ -619,7 +627,6 @@ char *pc_build_info(void) {
 struct pc_iter {
   pc_cache *c; /* a reference: pc_cache_release */
   void *it;    /* c->be->scan_close */
-  int64_t now, wall_now;
 };
 
 int pc_iter_open(pc_cache *c, const void *prefix, size_t nprefix, int nocase,
@@ -630,9 +637,8 @@ int pc_iter_open(pc_cache *c, const void *prefix, size_t nprefix, int nocase,
                      c->be->name);
   pc_iter *p = pc__malloc(sizeof *p);
   if (!p) return pc__error(PC_NOMEM, "out of memory");
-  p->now = cache_now(c);
-  p->wall_now = pc_now_wall_ms();
-  int rc = c->be->scan_open(c->b, prefix, nprefix, nocase, p->now, &p->it);
+  int rc =
+      c->be->scan_open(c->b, prefix, nprefix, nocase, cache_now(c), &p->it);
   if (rc != PC_OK) {
     pc__free(p);
     return rc;
@@ -648,12 +654,19 @@ int pc_iter_next(pc_iter *p, pc_item *item) {
     pc_backend_item bi;
     int rc = p->c->be->scan_next(p->it, &bi);
     if (rc != PC_OK) return rc;
+    /* The time of this row, not of the scan's start: a slow reader of a
+    ** scan must not be handed an entry that expired meanwhile. */
+    int64_t now = cache_now(p->c);
+    if (bi.expires != PC_EXPIRES_NEVER && bi.expires <= now) {
+      pc__buf_release(&bi.val);
+      continue;
+    }
     int64_t size = (int64_t)(bi.nkey + bi.val.n);
     if (decode_buf(p->c, &bi.val, &item->value) != PC_OK) continue;
     item->key = bi.key;
     item->nkey = bi.nkey;
     item->size = size;
-    item_times(p->c, item, bi.expires, p->now, p->wall_now);
+    item_times(p->c, item, bi.expires, now, pc_now_wall_ms());
     return PC_OK;
   }
 }

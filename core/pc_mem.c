@@ -11,7 +11,7 @@
 ** How it works
 **   - Shards. A store is N shards (N a power of two, 1..64). The top log2(N)
 **     bits of an entry's 64-bit pc__hash() pick its shard, the low bits its
-**     bucket. Each shard has its own mutex, its own chained hash table and
+**     bucket. Each shard has its own spinlock, its own chained hash table and
 **     its own policy queue, so threads working on different keys rarely
 **     meet on a lock. No code path ever holds two shard locks: work that
 **     spans shards (eviction from another shard, the foreign reclamation
@@ -92,8 +92,8 @@
 **     cache with max_entries=3 is one shard with exact LRU order).
 **   - 4 buckets, stopping after 16 entries, per reclamation step: the work
 **     a write adds is a small constant (chains average <= 1 entry since the
-**     table doubles at load factor 1, and keys are SipHash-ed with a secret
-**     key, so chains cannot be made long from outside).
+**     table doubles at load factor 1, and keys are hashed under per-process
+**     secrets, so chains cannot be made long from outside).
 **   - Values below 4 GiB (nval is 32 bits): SQLite values are at most
 **     2 GiB and the engine's default max_value_bytes is 32 MiB; a bigger
 **     value is PC_TOOBIG.

@@ -232,8 +232,8 @@ char *pc_build_info(void);
 /* ---- Process-wide settings ---- */
 /*
 ** The allocator of the engine (default: malloc/realloc/free). Set it before
-** the first cache is opened; the SQLite extension sets SQLite's so that
-** SQLite's memory accounting and fault injection reach the cache.
+** the first cache is opened. The SQLite extension keeps malloc: SQLite's
+** allocator takes a global mutex for its statistics on every call.
 */
 typedef struct pc_allocator {
   void *(*malloc_fn)(size_t);

@@ -219,8 +219,8 @@ static void cacheIncrFunc(sqlite3_context *ctx, int argc,
     double d = sqlite3_value_double(argv[1]);
     if (t == SQLITE_INTEGER) {
       delta = sqlite3_value_int64(argv[1]);
-    } else if (t == SQLITE_FLOAT && d == (double)(int64_t)d && d < 9.2e18 &&
-               d > -9.2e18) {
+    } else if (t == SQLITE_FLOAT && d < 9.2e18 && d > -9.2e18 &&
+               d == (double)(int64_t)d) { /* range first: no UB cast */
       delta = (int64_t)d;
     } else {
       func_error(ctx, "cache_incr", "delta must be an integer");
@@ -306,7 +306,8 @@ static void cacheCloseFunc(sqlite3_context *ctx, int argc,
       sqlite3_result_error_nomem(ctx);
     return;
   }
-  if (pc_cache_close(name) == PC_OK)
+  /* default always exists, even before its first use made it. */
+  if (pc_cache_close(name) == PC_OK || strcmp(name, "default") == 0)
     sqlite3_result_int(ctx, 1);
   else
     func_error(ctx, "cache_close", "no cache named '%s' is open", name);

@@ -42,11 +42,10 @@ pc_cache *pcx_cache(pcx_conn *conn, const char *name) {
     conn->version = v;
   }
   if (!name || strcmp(name, "default") == 0) {
-    if (!conn->dflt) {
-      conn->dflt = pc_cache_find("default");
-      /* Making "default" moved the version: remember the new one. */
-      conn->version = pc_registry_version();
-    }
+    /* Making "default" moves the version: the next call then drops and
+    ** looks up again, once. Taking the new version here instead could
+    ** swallow a close of another cache by another thread meanwhile. */
+    if (!conn->dflt) conn->dflt = pc_cache_find("default");
     return conn->dflt;
   }
   for (int i = 0; i < PCX_SLOTS; i++)

@@ -37,6 +37,7 @@ SELECT cache_close('api');
 SELECT cache_get('k', 'api');
 SELECT cache_open('api', '{"max_entries":5}');
 SELECT cache_close(NULL);
+-- default always exists: closing it succeeds even before its first use.
 -- Closing default drops its entries; it comes back with the defaults.
 SELECT cache_set('k', 'v');
 SELECT cache_close('default');

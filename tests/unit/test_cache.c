@@ -6,6 +6,7 @@
 #include "pc_test.h"
 
 #include <math.h>
+#include <pthread.h>
 
 static pc_cache *open_or_die(const char *name, const char *cfg) {
   pc_cache *c = NULL;
@@ -210,6 +211,58 @@ static void test_iteration(void) {
   pc_cache_close("it");
 }
 
+/* A scan read slowly is checked against the time of each row: entries
+** that expire while it runs are not handed out. */
+static void test_slow_scan(void) {
+  pc_cache *c = open_or_die("slow", NULL);
+  char key[16];
+  for (int i = 0; i < 50; i++) {
+    int n = snprintf(key, sizeof key, "k%d", i);
+    pc_value v = pc_int(i);
+    CHECK_EQ_INT(pc_set(c, key, (size_t)n, &v, 1000, 0), PC_OK);
+  }
+  pc_iter *it;
+  pc_item item;
+  CHECK_EQ_INT(pc_iter_open(c, NULL, 0, 0, &it), PC_OK);
+  CHECK_EQ_INT(pc_iter_next(it, &item), PC_OK);
+  CHECK_EQ_INT(item.ttl_ms, 1000);
+  pc_value_release(&item.value);
+  pc_test_advance(1000);
+  CHECK_EQ_INT(pc_iter_next(it, &item), PC_DONE);
+  pc_iter_close(it);
+  pc_cache_release(c);
+  pc_cache_close("slow");
+}
+
+/* More threads than statistics stripes they can own: counts stay exact. */
+#define STAT_THREADS 100
+#define STAT_GETS 2000
+static pc_cache *g_stat_cache;
+static void *stat_worker(void *arg) {
+  (void)arg;
+  pc_value out;
+  for (int i = 0; i < STAT_GETS; i++)
+    if (pc_get(g_stat_cache, "k", 1, &out) == PC_OK) pc_value_release(&out);
+  return NULL;
+}
+static void test_stats_many_threads(void) {
+  pc_set_allocator(NULL); /* the counting allocator is single-threaded */
+  g_stat_cache = open_or_die("threads", NULL);
+  pc_value v = pc_int(1);
+  CHECK_EQ_INT(pc_set(g_stat_cache, "k", 1, &v, PC_TTL_NEVER, 0), PC_OK);
+  pthread_t th[STAT_THREADS];
+  for (int i = 0; i < STAT_THREADS; i++)
+    pthread_create(&th[i], NULL, stat_worker, NULL);
+  for (int i = 0; i < STAT_THREADS; i++)
+    pthread_join(th[i], NULL);
+  pc_stats st;
+  pc_get_stats(g_stat_cache, &st);
+  CHECK_EQ_INT(st.hits, STAT_THREADS * STAT_GETS);
+  pc_cache_release(g_stat_cache);
+  pc_cache_close("threads");
+  pc_test_use_failing_allocator();
+}
+
 /* Every allocation of open, set, get and close fails once in turn. */
 static void test_oom(void) {
   long base = pc_test_live;
@@ -245,6 +298,8 @@ int main(void) {
   test_ttl_on_clock();
   test_limits_and_stats();
   test_iteration();
+  test_slow_scan();
   test_oom();
+  test_stats_many_threads();
   PC_TEST_END();
 }
