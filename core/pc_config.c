@@ -360,11 +360,12 @@ static void backends_text(unsigned mask, char *out, size_t nout) {
 
 #define EXACT_MAX 9007199254740992.0 /* 2^53: doubles are exact up to it */
 
-/* An integral double within +-2^53 as an int64_t; false otherwise (NaN,
-** infinities and fractions included). Never converts an out-of-range
-** double. */
+/* An integral double strictly within +-2^53 as an int64_t; false otherwise
+** (NaN, infinities and fractions included). 2^53 itself is refused: the
+** JSON number 9007199254740993 parses to it too, so it is not exact. Never
+** converts an out-of-range double. */
 static bool num_to_int(double d, int64_t *out) {
-  if (!(d >= -EXACT_MAX && d <= EXACT_MAX) || d != floor(d)) return false;
+  if (!(d > -EXACT_MAX && d < EXACT_MAX) || d != floor(d)) return false;
   *out = (int64_t)d;
   return true;
 }
@@ -818,6 +819,11 @@ int pc__config_from_json(pc_config *cfg, const char *json, size_t njson) {
   while (json && i < njson && is_space(json[i]))
     i++;
   if (!json || i == njson) return pc__error(PC_ERROR, "%s: it is empty", msg);
+  /* cJSON hands strings over NUL-terminated, without their length: a
+  ** \u0000 inside a key or value would silently cut it short. */
+  for (size_t k = i; k + 6 <= njson; k++)
+    if (memcmp(json + k, "\\u0000", 6) == 0)
+      return pc__error(PC_ERROR, "%s: a string contains \\u0000", msg);
   const char *end = NULL;
   cJSON *root = cJSON_ParseWithLengthOpts(json, njson, &end, 0);
   if (!root) {

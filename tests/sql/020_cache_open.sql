@@ -25,6 +25,8 @@ SELECT cache_open('x', 'not json');
 SELECT cache_open('x', '{"max_bytes":');
 SELECT cache_open('x', '[1,2]');
 SELECT cache_open('x', '{"dir_mode":"0799"}');
+SELECT cache_open('x', '{"max_bytes":"64KB\u0000junk"}');
+SELECT cache_open('x', '{"max_entries":9007199254740993}');
 SELECT cache_open(NULL);
 SELECT cache_open('');
 SELECT cache_get('k', 'x');
