@@ -24,7 +24,7 @@ SQLITE_EXTENSION_INIT3
 #define PCX_JSON_SUBTYPE 'J'
 
 /*
-** Per-connection state, the user data of every function and the module.
+** Per-connection state, the user data of every function.
 ** It keeps references to the caches this connection has named, and looks
 ** again only when pc_registry_version() moves, so a call does not take the
 ** registry lock. Functions of one connection run under the connection's
@@ -145,6 +145,6 @@ int pcx_sqlite_code(int rc);
 
 /* Registration of the parts. */
 int pcx_register_functions(sqlite3 *db, pcx_conn *conn);
-int pcx_register_vtabs(sqlite3 *db, pcx_conn *conn);
+int pcx_register_vtabs(sqlite3 *db);
 
 #endif /* PCX_H */

@@ -83,6 +83,13 @@ static int vtab_pc_error(sqlite3_vtab *vt, int rc) {
   return pcx_sqlite_code(rc);
 }
 
+/* A zeroed block for a vtab or cursor struct, or NULL (sqlite3_free). */
+static void *zalloc(size_t n) {
+  void *p = sqlite3_malloc64(n);
+  if (p) memset(p, 0, n);
+  return p;
+}
+
 /* ---- Connecting ---- */
 
 static int pcacheConnect(sqlite3 *db, void *pAux, int argc,
@@ -99,9 +106,8 @@ static int pcacheConnect(sqlite3 *db, void *pAux, int argc,
       db, "CREATE TABLE x(key NOT NULL, value, ttl REAL, expires_at REAL, "
           "size INTEGER, cache HIDDEN, id HIDDEN PRIMARY KEY) WITHOUT ROWID");
   if (rc != SQLITE_OK) return rc;
-  pcache_vtab *p = sqlite3_malloc64(sizeof *p);
+  pcache_vtab *p = zalloc(sizeof *p);
   if (!p) return SQLITE_NOMEM;
-  memset(p, 0, sizeof *p);
   p->db = db;
   if (!eponymous) {
     /* Keep the arguments: the cache is opened from them on first use. */
@@ -256,9 +262,8 @@ static int pcacheBestIndex(sqlite3_vtab *vt, sqlite3_index_info *info) {
 
 static int pcacheOpen(sqlite3_vtab *vt, sqlite3_vtab_cursor **ppCursor) {
   (void)vt;
-  pcache_cursor *cur = sqlite3_malloc64(sizeof *cur);
+  pcache_cursor *cur = zalloc(sizeof *cur);
   if (!cur) return SQLITE_NOMEM;
-  memset(cur, 0, sizeof *cur);
   cur->eof = 1;
   *ppCursor = &cur->base;
   return SQLITE_OK;
@@ -643,9 +648,8 @@ static int statsConnect(sqlite3 *db, void *pAux, int argc,
   (void)pAux, (void)argc, (void)argv, (void)pzErr;
   int rc = sqlite3_declare_vtab(db, STATS_COLUMNS);
   if (rc != SQLITE_OK) return rc;
-  sqlite3_vtab *vt = sqlite3_malloc64(sizeof *vt);
+  sqlite3_vtab *vt = zalloc(sizeof *vt);
   if (!vt) return SQLITE_NOMEM;
-  memset(vt, 0, sizeof *vt);
   sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
   *ppVtab = vt;
   return SQLITE_OK;
@@ -665,9 +669,8 @@ static int statsBestIndex(sqlite3_vtab *vt, sqlite3_index_info *info) {
 
 static int statsOpen(sqlite3_vtab *vt, sqlite3_vtab_cursor **ppCursor) {
   (void)vt;
-  stats_cursor *cur = sqlite3_malloc64(sizeof *cur);
+  stats_cursor *cur = zalloc(sizeof *cur);
   if (!cur) return SQLITE_NOMEM;
-  memset(cur, 0, sizeof *cur);
   *ppCursor = &cur->base;
   return SQLITE_OK;
 }
@@ -790,7 +793,7 @@ static sqlite3_module viewModule = {
     .xDestroy = viewDisconnect,
 };
 
-int pcx_register_vtabs(sqlite3 *db, pcx_conn *conn) {
+int pcx_register_vtabs(sqlite3 *db) {
   static const struct {
     const char *name;
     sqlite3_module *module;
@@ -798,9 +801,8 @@ int pcx_register_vtabs(sqlite3 *db, pcx_conn *conn) {
               {"pcache_stats", &statsModule},
               {"pcache_view", &viewModule}};
   for (size_t i = 0; i < sizeof aMod / sizeof aMod[0]; i++) {
-    conn->refs++; /* released by pcx_conn_unref, even on failure */
-    int rc = sqlite3_create_module_v2(db, aMod[i].name, aMod[i].module, conn,
-                                      pcx_conn_unref);
+    int rc =
+        sqlite3_create_module_v2(db, aMod[i].name, aMod[i].module, NULL, NULL);
     if (rc != SQLITE_OK) return rc;
   }
   return SQLITE_OK;

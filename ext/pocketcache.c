@@ -15,9 +15,9 @@
 ** The engine allocates with the C library's malloc, not sqlite3_malloc:
 ** Debian's SQLite keeps memory statistics under one global mutex, so every
 ** cache entry allocated through it would serialize the writers of every
-** thread (tests/bench/bench_sql measured cache_set at 0.37x of SELECT ?1
-** through sqlite3_malloc, 0.42x through malloc). cache_stats reports the
-** caches' own bytes instead of sqlite3_memory_used().
+** thread, and slows cache_set measurably in tests/bench/bench_sql.
+** cache_stats reports the caches' own bytes instead of
+** sqlite3_memory_used().
 */
 #include "sqlite3ext.h"
 SQLITE_EXTENSION_INIT1
@@ -50,7 +50,7 @@ sqlite3_pocketcache_init(sqlite3 *db, char **pzErrMsg,
   if (!conn) return SQLITE_NOMEM;
   conn->refs = 1; /* ours, until registration is done */
   int rc = pcx_register_functions(db, conn);
-  if (rc == SQLITE_OK) rc = pcx_register_vtabs(db, conn);
+  if (rc == SQLITE_OK) rc = pcx_register_vtabs(db);
   pcx_conn_unref(conn);
   if (rc != SQLITE_OK) {
     *pzErrMsg = sqlite3_mprintf("pocketcache: registration failed: %s",
