@@ -395,7 +395,7 @@ static inline int check_key(const pc_cache *c, size_t nkey) {
 /* ---- Operations ---- */
 
 /* Decodes buf into *out, taking over its release. */
-static int decode_buf(pc_cache *c, pc_buf *buf, pc_value *out) {
+static int decode_slow(pc_cache *c, pc_buf *buf, pc_value *out) {
   void (*release)(void *) = buf->free_fn;
   out->free_fn = NULL; /* a decoder writes *out only on success */
   int rc = c->ser->decode(buf->p, buf->n, out, &release);
@@ -406,6 +406,21 @@ static int decode_buf(pc_cache *c, pc_buf *buf, pc_value *out) {
     stat_add(c, ST_ERRORS);
     return PC_NOTFOUND;
   }
+  return PC_OK;
+}
+
+/* decode_slow() with the native format's TEXT and BLOB decoded inline. */
+static inline __attribute__((always_inline)) int
+decode_buf(pc_cache *c, pc_buf *buf, pc_value *out) {
+  int t;
+  if (c->ser != &pc__native_serializer ||
+      !(t = pc__native_bytes(buf->p, buf->n)))
+    return decode_slow(c, buf, out);
+  *out = (pc_value){.type = t,
+                    .p = buf->p,
+                    .n = buf->n - PC_NATIVE_TRAILER,
+                    .free_fn = buf->free_fn};
+  buf->free_fn = NULL;
   return PC_OK;
 }
 

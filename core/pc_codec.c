@@ -44,10 +44,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NATIVE_MAGIC 0x50
-#define NATIVE_VERSION 1
-#define NATIVE_JSON_TEXT 5 /* type tag of TEXT with is_json */
-#define NATIVE_TRAILER 2
+#define NATIVE_MAGIC PC_NATIVE_MAGIC
+#define NATIVE_VERSION PC_NATIVE_VERSION
+#define NATIVE_JSON_TEXT PC_NATIVE_JSON_TEXT
+#define NATIVE_TRAILER PC_NATIVE_TRAILER
 #define NATIVE_INT_LEN (8 + NATIVE_TRAILER)
 
 /* ---- Shared helpers ---- */

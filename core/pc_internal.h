@@ -146,6 +146,26 @@ extern const pc_serializer pc__native_serializer;
 extern const pc_serializer pc__json_serializer;
 const pc_serializer *pc__serializer_find(const char *name);
 
+/* The native format: the payload, then a trailer of the magic byte and
+** version << 4 | type tag. The engine decodes stored TEXT and BLOB (what a
+** get returns most) inline with pc__native_bytes(); the rest goes through
+** decode. */
+#define PC_NATIVE_MAGIC 0x50
+#define PC_NATIVE_VERSION 1
+#define PC_NATIVE_JSON_TEXT 5 /* type tag of TEXT with is_json */
+#define PC_NATIVE_TRAILER 2
+
+/* PC_TEXT or PC_BLOB when (p, n) is the native encoding of plain TEXT or of
+** a BLOB (the payload is then the first n - PC_NATIVE_TRAILER bytes), else
+** 0. */
+static inline int pc__native_bytes(const unsigned char *p, size_t n) {
+  if (n < PC_NATIVE_TRAILER || p[n - 2] != PC_NATIVE_MAGIC) return 0;
+  unsigned tag = p[n - 1];
+  return tag == (PC_NATIVE_VERSION << 4 | PC_TEXT)   ? PC_TEXT
+         : tag == (PC_NATIVE_VERSION << 4 | PC_BLOB) ? PC_BLOB
+                                                     : 0;
+}
+
 /* ---- Configuration ---- */
 #define PC_SYNC_OFF 0
 #define PC_SYNC_NORMAL 1

@@ -10,22 +10,23 @@
 **
 ** How it works
 **   - Shards. A store is N shards (N a power of two, 1..64). The top log2(N)
-**     bits of an entry's 64-bit pc__hash() pick its shard, the low bits its
-**     bucket. Each shard has its own spinlock, its own chained hash table and
-**     its own policy queue, so threads working on different keys rarely
-**     meet on a lock. No code path ever holds two shard locks: work that
+**     bits of an entry's 64-bit pc__hash() pick its shard, the low 32 bits
+**     its bucket. Each shard has its own spinlock, its own chained hash
+**     table and its own policy queue, so threads working on different keys
+**     rarely meet on a lock. No code path ever holds two shard locks: work that
 **     spans shards (eviction from another shard, the foreign reclamation
 **     step, clear, scan, close) takes them one after the other.
 **   - Entries. One allocation per entry (pc__malloc): a 48-byte header,
-**     then the value bytes, then the key length as a varint, then the key:
+**     then the value bytes, then the key:
 **
-**       [hnext q_prev q_next hash expires refs nval][value][nkey][key]
+**       [hnext q_prev q_next expires hash refs nval nkey][value][key]
 **
 **     The value starts at the fixed offset offsetof(pc_entry, data), so the
 **     pointer handed to a reader finds its entry again without a lookup.
-**     The key length sits after the value as a varint (1 byte for keys under
-**     128 bytes, 3 for the default 64 KiB key limit) instead of a 4-byte
-**     header field: that keeps the header at 48 bytes.
+**     The header keeps the low 32 bits of the hash (the bits that pick a
+**     bucket; a shard's entries share the top bits), which leaves room for
+**     the key length within 48 bytes: a lookup compares hash, length and
+**     key bytes with no decoding.
 **   - References. An entry is reference-counted: the table holds one
 **     reference while the entry is linked, each reader one more. get() takes
 **     a reference under the shard lock and hands out the value bytes in
@@ -77,10 +78,10 @@
 **     S3-FIFO, which only mark an entry on a hit, can replace LRU by
 **     providing the same five functions.
 **
-** Memory per entry (64-bit glibc, measured): the 48-byte header, the varint
-** (1 byte) and malloc's own 8-byte chunk header and 16-byte rounding make
-** about 64 bytes beyond key and value (malloc_usable_size - nkey - nval is
-** about 56), plus 8 to 16 bytes of bucket array (about 10.5 measured).
+** Memory per entry (64-bit glibc): the 48-byte header and malloc's own
+** 8-byte chunk header and 16-byte rounding make about 64 bytes beyond key
+** and value (malloc_usable_size - nkey - nval is about 56), plus 8 to 16
+** bytes of bucket array.
 **
 ** Why each bound exists
 **   - At most 64 shards: beyond that the fixed cost per store (a lock and a
@@ -94,9 +95,10 @@
 **     a write adds is a small constant (chains average <= 1 entry since the
 **     table doubles at load factor 1, and keys are hashed under per-process
 **     secrets, so chains cannot be made long from outside).
-**   - Values below 4 GiB (nval is 32 bits): SQLite values are at most
-**     2 GiB and the engine's default max_value_bytes is 32 MiB; a bigger
-**     value is PC_TOOBIG.
+**   - Keys and values below 4 GiB (nkey and nval are 32 bits): SQLite
+**     values are at most 2 GiB and the engine's default max_value_bytes is
+**     32 MiB; anything bigger is PC_TOOBIG.
+**   - At most 2^32 buckets per shard: the header keeps 32 bits of hash.
 */
 #include "pc_internal.h"
 
@@ -120,66 +122,29 @@ typedef struct pc_entry pc_entry;
 struct pc_entry {
   pc_entry *hnext;           /* next in the bucket chain */
   pc_entry *q_prev, *q_next; /* links of the policy's queue */
-  uint64_t hash;             /* pc__hash(key): shard from the top bits,
-                                bucket from the low bits */
   int64_t expires;           /* absolute monotonic ms or PC_EXPIRES_NEVER;
                                 read and written under the shard lock */
+  uint32_t hash;             /* low 32 bits of pc__hash(key): the bucket */
   _Atomic uint32_t refs;     /* the table's (while linked) + one per
                                 reader; entry_unref() frees at zero */
   uint32_t nval;             /* value length */
-  unsigned char data[];      /* value, nkey as a varint, key */
+  uint32_t nkey;             /* key length */
+  unsigned char data[];      /* value, then key */
 };
 
 #if UINTPTR_MAX == UINT64_MAX
 _Static_assert(sizeof(pc_entry) == 48, "pc_entry header grew");
 #endif
 
-/* Writes v as an unsigned LEB128 varint; returns its length (<= 10). */
-static size_t varint_put(unsigned char *p, size_t v) {
-  size_t i = 0;
-  while (v >= 0x80) {
-    p[i++] = (unsigned char)(v | 0x80);
-    v >>= 7;
-  }
-  p[i++] = (unsigned char)v;
-  return i;
-}
-
-/* The length varint_put() writes for v. */
-static size_t varint_len(size_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    n++;
-  }
-  return n;
-}
-
-/* Reads a varint written by varint_put(); returns its length. */
-static size_t varint_get(const unsigned char *p, size_t *v) {
-  size_t x = 0, i = 0;
-  unsigned shift = 0;
-  unsigned char c;
-  do {
-    c = p[i++];
-    x |= (size_t)(c & 0x7f) << shift;
-    shift += 7;
-  } while (c & 0x80);
-  *v = x;
-  return i;
-}
-
 /* The key of e and its length. */
 static inline const unsigned char *entry_key(const pc_entry *e, size_t *nkey) {
-  const unsigned char *p = e->data + e->nval;
-  return p + varint_get(p, nkey);
+  *nkey = e->nkey;
+  return e->data + e->nval;
 }
 
 /* What e counts in the bytes bound: key + value. */
 static inline int64_t entry_bytes(const pc_entry *e) {
-  size_t nkey;
-  entry_key(e, &nkey);
-  return (int64_t)(nkey + e->nval);
+  return (int64_t)e->nkey + e->nval;
 }
 
 /* Whether the n bytes at a and b are equal. Keys are mostly short: up to 16
@@ -215,27 +180,24 @@ static inline bool bytes_equal(const unsigned char *a, const unsigned char *b,
 ** compared before the bytes. */
 static inline bool entry_is(const pc_entry *e, uint64_t h, const void *key,
                             size_t nkey) {
-  if (e->hash != h) return false;
-  size_t n;
-  const unsigned char *k = entry_key(e, &n);
-  return n == nkey && bytes_equal(k, key, nkey);
+  return e->hash == (uint32_t)h && e->nkey == nkey &&
+         bytes_equal(e->data + e->nval, key, nkey);
 }
 
 /* A new unlinked entry holding one reference (the table's, once linked),
 ** or NULL when out of memory. The caller has checked the sizes. */
 static pc_entry *entry_new(uint64_t h, const void *key, size_t nkey,
                            const void *val, size_t nval, int64_t expires) {
-  size_t nv = varint_len(nkey);
-  pc_entry *e = pc__malloc(offsetof(pc_entry, data) + nval + nv + nkey);
+  pc_entry *e = pc__malloc(offsetof(pc_entry, data) + nval + nkey);
   if (!e) return NULL;
   e->hnext = e->q_prev = e->q_next = NULL;
-  e->hash = h;
   e->expires = expires;
+  e->hash = (uint32_t)h;
   atomic_init(&e->refs, 1);
   e->nval = (uint32_t)nval;
+  e->nkey = (uint32_t)nkey;
   if (nval) memcpy(e->data, val, nval);
-  varint_put(e->data + nval, nkey);
-  if (nkey) memcpy(e->data + nval + nv, key, nkey);
+  if (nkey) memcpy(e->data + nval, key, nkey);
   return e;
 }
 
@@ -418,7 +380,7 @@ static inline bool mem_over(pc_mem *m) {
 
 /* PC_OK if an entry of nkey + nval bytes can be stored, else PC_TOOBIG. */
 static int mem_check_size(const pc_mem *m, size_t nkey, size_t nval) {
-  if (nval > UINT32_MAX || nkey > (SIZE_MAX >> 2))
+  if (nval > UINT32_MAX || nkey > UINT32_MAX)
     return pc__error(PC_TOOBIG, "value is too large for the memory backend");
   if (m->max_bytes && (uint64_t)nkey + nval > (uint64_t)m->max_bytes)
     return pc__error(PC_TOOBIG, "value is larger than max_bytes");
@@ -487,7 +449,7 @@ do_find_live(pc_mem *m, pc_shard *s, uint64_t h, const void *key, size_t nkey,
 ** it is (chains get longer; the next insert tries again). */
 static void do_grow(pc_shard *s) {
   size_t n = s->mask + 1;
-  if (n > SIZE_MAX / 2 / sizeof(pc_entry *)) return;
+  if (n > UINT32_MAX / 2 || n > SIZE_MAX / 2 / sizeof(pc_entry *)) return;
   pc_entry **nb = pc__malloc(2 * n * sizeof *nb);
   if (!nb) return;
   memset(nb, 0, 2 * n * sizeof *nb);
