@@ -98,6 +98,7 @@ static int64_t stat_sum(pc_cache *c, int which) {
 
 static const pc_backend_methods *backend_find(const char *name) {
   if (strcmp(name, "memory") == 0) return &pc__memory_backend;
+  if (strcmp(name, "filesystem") == 0) return &pc__filesystem_backend;
   return NULL;
 }
 
@@ -630,7 +631,7 @@ char *pc_build_info(void) {
   char *z = pc__malloc(256);
   if (z)
     snprintf(z, 256,
-             "{\"version\":\"%s\",\"backends\":[\"memory\"],"
+             "{\"version\":\"%s\",\"backends\":[\"memory\",\"filesystem\"],"
              "\"serializers\":[\"%s\",\"%s\"],\"cjson\":\"%s\"}",
              PC_VERSION, pc__native_serializer.name, pc__json_serializer.name,
              pc__cjson_version());

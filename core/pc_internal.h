@@ -118,6 +118,7 @@ typedef struct pc_backend_methods {
 } pc_backend_methods;
 
 extern const pc_backend_methods pc__memory_backend;
+extern const pc_backend_methods pc__filesystem_backend; /* pc_fs.c */
 
 /* ---- Serializers ---- */
 /*

@@ -18,6 +18,12 @@
 **   .sleep MS      waits MS milliseconds (for the few expiry checks that
 **                  must go through SQL; core tests move a clock instead)
 **   .print TEXT    prints TEXT
+**   .shell CMD     runs CMD with /bin/sh and prints its output (for files:
+**                  modes, damage)
+**
+** The script runs in a fresh temporary directory (its working directory),
+** removed at the end, so relative paths (cache_dir='.cache') are private
+** to the run and print the same in every run.
 **
 ** With --update the output is written to EXPECTED instead of compared.
 ** Exit status: 0 when the output matches, 1 when not (the diff is shown).
@@ -178,8 +184,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "sqlrun: cannot read %s\n", argv[2]);
     return 2;
   }
-  if (!mkdtemp(g_dir)) {
-    perror("sqlrun: mkdtemp");
+  if (!mkdtemp(g_dir) || chdir(g_dir) != 0) {
+    perror("sqlrun: temporary directory");
     return 2;
   }
   buf out = {0}, stmt = {0};
@@ -206,6 +212,14 @@ int main(int argc, char **argv) {
         long ms = atol(arg + 7);
         struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
+      } else if (strncmp(arg, ".shell ", 7) == 0) {
+        fflush(stdout);
+        FILE *p = popen(arg + 7, "r");
+        char chunk[512];
+        size_t got;
+        while (p && (got = fread(chunk, 1, sizeof chunk, p)) > 0)
+          put(&out, chunk, got);
+        if (!p || pclose(p) != 0) puts_(&out, "(command failed)\n");
       } else if (strncmp(arg, ".print ", 7) == 0) {
         puts_(&out, arg + 7);
         puts_(&out, "\n");
@@ -235,6 +249,7 @@ int main(int argc, char **argv) {
   }
   sqlite3_close(db);
   char cmd[4200];
+  if (chdir("/") != 0) perror("sqlrun: chdir");
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
   if (system(cmd) != 0) fprintf(stderr, "sqlrun: could not remove %s\n", g_dir);
 

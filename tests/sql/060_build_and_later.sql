@@ -7,5 +7,4 @@ SELECT pcache_version() = json_extract(pcache_build(), '$.version');
 SELECT cache_query('SELECT 1');
 SELECT cache_query('SELECT 1', 60, 'default');
 CREATE VIRTUAL TABLE v USING pcache_view(sql='SELECT 1', ttl=60);
-SELECT cache_open('fs', '{"backend":"filesystem","cache_dir":"/tmp/x"}');
 SELECT cache_open('r', '{"backend":"redis","url":"redis://127.0.0.1:6379"}');

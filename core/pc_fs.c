@@ -1,0 +1,1012 @@
+/*
+** pc_fs.c: the filesystem backend, pc__filesystem_backend ("filesystem").
+**
+**   SELECT cache_open('pages', '{"backend":"filesystem","cache_dir":".cache",
+**                               "max_bytes":"1GB"}');
+**
+** What it owns
+**   A store: the SQLite database <cache_dir>/pocketcache.db (schema in
+**   sql/fs_schema.sql, embedded at build time), the pool of connections to
+**   it, and the recency marks not yet written. Every thread and process
+**   that opens the same directory shares the same entries. Expiries are
+**   Unix time in milliseconds (wall_clock = true): they mean the same in
+**   every process and after a reboot.
+**
+** How it works
+**   - Connections. A pool: an operation takes an idle connection (or opens
+**     one), uses its statements, prepared once, and gives it back, so
+**     threads do not queue on one connection and idle connections stay
+**     open. Connections are opened SQLITE_OPEN_NOMUTEX (the pool hands each
+**     to one thread at a time) and SQLITE_OPEN_NOFOLLOW, in WAL mode with a
+**     busy timeout, `synchronous` from the configuration. After fork() the
+**     child leaves the parent's connections alone (closing or using them
+**     would break the parent's locks) and opens its own.
+**   - Reads are single SELECTs in autocommit: in WAL mode they never wait
+**     for a writer. A read never writes: an entry read with its visited bit
+**     clear is noted in memory, and the next write transaction of this
+**     process sets the bits of up to FS_VISITS noted entries.
+**   - Writes run in BEGIN IMMEDIATE transactions, so a read-modify-write
+**     (add, incr, touch, an overwrite that keeps the TTL) is atomic across
+**     threads and processes; the busy timeout makes a writer wait for
+**     another instead of failing. Each write also: sets the noted visited
+**     bits; removes up to FS_RECLAIM expired entries, oldest expiry first,
+**     through the partial index on expires (never a scan); evicts while the
+**     totals are over max_entries or max_bytes; and updates the one-row
+**     totals table in the same transaction.
+**   - Eviction is CLOCK (second chance) over rowid order: the hand moves
+**     from where the last eviction stopped (meta.hand); an entry with its
+**     visited bit set loses the bit and is passed, one without it is
+**     removed. Recently read entries thus survive a lap, as in LRU, without
+**     a write per read.
+**   - Format. PRAGMA application_id tells a PocketCache store from another
+**     SQLite file and PRAGMA user_version is the store format: a store of a
+**     newer format is refused with an error, never guessed at.
+**
+** Why each bound exists
+**   - FS_RECLAIM (8) expired entries per write: reclamation keeps up with
+**     any steady rate of expiring writes while a write's cost stays
+**     constant.
+**   - FS_EVICT_SCAN (1024) rows examined per write at most: the clock passes
+**     an entry twice at most before removing it, so this is enough to free
+**     room for a value of max_value_bytes among small entries, and bounds a
+**     write when nearly every entry was just read.
+**   - FS_VISITS (256) noted reads: bounds memory and the extra work of one
+**     write; reads past it are not noted (an approximation of recency).
+**   - FS_BUSY_MS (10 s): the longest a write waits for other writers before
+**     the error reaches the caller.
+*/
+#include "pc_internal.h"
+#include "pc_sqlite.h"
+
+#include "pc_fs_schema.h" /* pc_fs_schema_sql, from sql/fs_schema.sql */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FS_FORMAT 1          /* PRAGMA user_version of this store format */
+#define FS_APP_ID 0x50436331 /* PRAGMA application_id: "PCc1" */
+#define FS_DB_NAME "pocketcache.db"
+#define FS_BUSY_MS 10000
+#define FS_RECLAIM 8
+#define FS_EVICT_SCAN 1024
+#define FS_VISITS 256
+
+/* ---- Statements of a connection ---- */
+
+enum {
+  Q_BEGIN,
+  Q_COMMIT,
+  Q_ROLLBACK,
+  Q_GET,
+  Q_PEEK,
+  Q_INSERT,
+  Q_UPDATE,
+  Q_DELETE,
+  Q_TOUCH,
+  Q_VISIT,
+  Q_UNVISIT,
+  Q_EXPIRED,
+  Q_CLOCK,
+  Q_META,
+  Q_META_ADD,
+  Q_COUNT_LIVE,
+  Q_DELETE_ALL,
+  Q_META_CLEAR,
+  Q_COUNT
+};
+
+static const char *const g_sql[Q_COUNT] = {
+    [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_COMMIT] = "COMMIT",
+    [Q_ROLLBACK] = "ROLLBACK",
+    [Q_GET] = "SELECT id, value, expires, visited FROM entry WHERE key = ?1",
+    [Q_PEEK] = "SELECT id, size, expires, value FROM entry WHERE key = ?1",
+    [Q_INSERT] = "INSERT INTO entry(key, value, expires, size) "
+                 "VALUES (?1, ?2, ?3, ?4)",
+    [Q_UPDATE] = "UPDATE entry SET value = ?2, expires = ?3, size = ?4, "
+                 "visited = 1 WHERE id = ?1",
+    [Q_DELETE] = "DELETE FROM entry WHERE id = ?1",
+    [Q_TOUCH] = "UPDATE entry SET expires = ?2 WHERE id = ?1",
+    [Q_VISIT] = "UPDATE entry SET visited = 1 WHERE id = ?1",
+    [Q_UNVISIT] = "UPDATE entry SET visited = 0 WHERE id = ?1",
+    [Q_EXPIRED] = "SELECT id, size FROM entry WHERE expires <= ?1 AND "
+                  "expires < 9223372036854775807 ORDER BY expires LIMIT ?2",
+    [Q_CLOCK] = "SELECT id, visited, size FROM entry WHERE id > ?1 "
+                "ORDER BY id LIMIT ?2",
+    [Q_META] = "SELECT entries, bytes, evictions, expirations, hand FROM meta",
+    [Q_META_ADD] = "UPDATE meta SET entries = entries + ?1, "
+                   "bytes = bytes + ?2, evictions = evictions + ?3, "
+                   "expirations = expirations + ?4, hand = ?5",
+    [Q_COUNT_LIVE] = "SELECT count(*) FROM entry WHERE expires > ?1",
+    [Q_DELETE_ALL] = "DELETE FROM entry",
+    [Q_META_CLEAR] = "UPDATE meta SET entries = 0, bytes = 0, hand = 0",
+};
+
+typedef struct fs_conn fs_conn;
+struct fs_conn {
+  sqlite3 *db;               /* sqlite3_close */
+  sqlite3_stmt *st[Q_COUNT]; /* sqlite3_finalize */
+  fs_conn *next;             /* in the idle list */
+};
+
+typedef struct fs_store {
+  char *path; /* pc__free; the database file */
+  int sync;   /* PC_SYNC_* */
+  int64_t max_entries, max_bytes;
+  pthread_mutex_t mu; /* guards the fields below */
+  fs_conn *idle;      /* connections not in use; fs_conn_close */
+  pid_t pid;          /* the process the idle connections belong to */
+  int nvisits;
+  int64_t visits[FS_VISITS]; /* rowids read with their visited bit clear */
+} fs_store;
+
+/* The change a write transaction makes to the totals. */
+typedef struct fs_delta {
+  int64_t entries, bytes, evictions, expirations;
+} fs_delta;
+
+/* ---- Errors ---- */
+
+/* An error of the store: the file and SQLite's words. */
+static int fs_err(const fs_store *s, sqlite3 *db, const char *what) {
+  int code = db ? sqlite3_extended_errcode(db) : SQLITE_ERROR;
+  if (code == SQLITE_NOMEM) return pc__error(PC_NOMEM, "out of memory");
+  return pc__error(PC_ERROR, "filesystem store '%s': %s: %s", s->path, what,
+                   db ? sqlite3_errmsg(db) : "cannot open");
+}
+
+/* ---- Connections ---- */
+
+static void fs_conn_close(fs_conn *c) {
+  if (!c) return;
+  for (int i = 0; i < Q_COUNT; i++)
+    sqlite3_finalize(c->st[i]);
+  sqlite3_close(c->db);
+  pc__free(c);
+}
+
+/* Runs one statement that returns no row worth reading. */
+static int exec1(sqlite3 *db, const char *sql) {
+  return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+/* One integer from a one-row query, or -1 with rc set. */
+static int64_t query_int(sqlite3 *db, const char *sql, int *rc) {
+  sqlite3_stmt *st = NULL;
+  int64_t v = -1;
+  *rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+  if (*rc == SQLITE_OK) {
+    *rc = sqlite3_step(st);
+    if (*rc == SQLITE_ROW) {
+      v = sqlite3_column_int64(st, 0);
+      *rc = SQLITE_OK;
+    }
+  }
+  sqlite3_finalize(st);
+  return v;
+}
+
+/* Makes the file a store of this format, or says why it is not one. Runs
+** once per store open, on its first connection. */
+static int fs_check_format(fs_store *s, sqlite3 *db) {
+  int rc;
+  int64_t app = query_int(db, "PRAGMA application_id", &rc);
+  if (rc != SQLITE_OK) goto sqlite_error;
+  int64_t ver = query_int(db, "PRAGMA user_version", &rc);
+  if (rc != SQLITE_OK) goto sqlite_error;
+  if (app == 0 && ver == 0) {
+    /* New, or another process is creating it: decide under the write
+    ** lock, then look again. */
+    rc = exec1(db, "BEGIN IMMEDIATE");
+    if (rc != SQLITE_OK) goto sqlite_error;
+    int64_t tables = query_int(db, "SELECT count(*) FROM sqlite_schema", &rc);
+    if (rc == SQLITE_OK) app = query_int(db, "PRAGMA application_id", &rc);
+    if (rc == SQLITE_OK && app == 0 && tables > 0) {
+      exec1(db, "ROLLBACK");
+      return pc__error(PC_ERROR,
+                       "filesystem store '%s' is an SQLite database but not a "
+                       "PocketCache store; remove it or choose another "
+                       "cache_dir",
+                       s->path);
+    }
+    if (rc == SQLITE_OK && app == 0) {
+      rc = exec1(db, pc_fs_schema_sql);
+      if (rc == SQLITE_OK) {
+        char pragmas[96];
+        snprintf(pragmas, sizeof pragmas,
+                 "PRAGMA application_id = %d; PRAGMA user_version = %d",
+                 FS_APP_ID, FS_FORMAT);
+        rc = exec1(db, pragmas);
+      }
+    }
+    if (rc == SQLITE_OK) rc = exec1(db, "COMMIT");
+    if (rc != SQLITE_OK) {
+      int keep = fs_err(s, db, "cannot create the store");
+      exec1(db, "ROLLBACK");
+      return keep;
+    }
+    app = query_int(db, "PRAGMA application_id", &rc);
+    if (rc == SQLITE_OK) ver = query_int(db, "PRAGMA user_version", &rc);
+    if (rc != SQLITE_OK) goto sqlite_error;
+  }
+  if (app != FS_APP_ID)
+    return pc__error(PC_ERROR,
+                     "filesystem store '%s' is an SQLite database but not a "
+                     "PocketCache store; remove it or choose another "
+                     "cache_dir",
+                     s->path);
+  if (ver > FS_FORMAT)
+    return pc__error(PC_ERROR,
+                     "filesystem store '%s' was written by a newer version "
+                     "of PocketCache (store format %lld; this version reads "
+                     "format %d)",
+                     s->path, (long long)ver, FS_FORMAT);
+  if (ver != FS_FORMAT)
+    return pc__error(PC_ERROR,
+                     "filesystem store '%s' has an unknown store format %lld",
+                     s->path, (long long)ver);
+  return PC_OK;
+sqlite_error:
+  if (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT)
+    return pc__error(PC_ERROR,
+                     "filesystem store '%s' is damaged or not a database "
+                     "(%s); remove the file to start an empty cache",
+                     s->path, sqlite3_errstr(rc));
+  return fs_err(s, db, "cannot read the store");
+}
+
+/* Opens a connection with its statements; `first` also checks or creates
+** the store format. */
+static int fs_conn_open(fs_store *s, bool first, fs_conn **out) {
+  *out = NULL;
+  fs_conn *c = pc__malloc(sizeof *c);
+  if (!c) return pc__error(PC_NOMEM, "out of memory");
+  memset(c, 0, sizeof *c);
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+#ifdef SQLITE_OPEN_NOFOLLOW
+  flags |= SQLITE_OPEN_NOFOLLOW;
+#endif
+  int rc = sqlite3_open_v2(s->path, &c->db, flags, NULL);
+  if (rc != SQLITE_OK) {
+    rc = c->db ? fs_err(s, c->db, "cannot open")
+               : pc__error(PC_NOMEM, "out of memory");
+    fs_conn_close(c);
+    return rc;
+  }
+  sqlite3_busy_timeout(c->db, FS_BUSY_MS);
+  static const char *const sync_sql[] = {
+      [PC_SYNC_OFF] = "PRAGMA synchronous = OFF",
+      [PC_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
+      [PC_SYNC_FULL] = "PRAGMA synchronous = FULL"};
+  rc = exec1(c->db, "PRAGMA journal_mode = WAL");
+  if (rc == SQLITE_OK) rc = exec1(c->db, sync_sql[s->sync]);
+  if (rc != SQLITE_OK) {
+    int e = rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT
+                ? pc__error(PC_ERROR,
+                            "filesystem store '%s' is damaged or not a "
+                            "database (%s); remove the file to start an "
+                            "empty cache",
+                            s->path, sqlite3_errstr(rc))
+                : fs_err(s, c->db, "cannot set up the connection");
+    fs_conn_close(c);
+    return e;
+  }
+  if (first) {
+    rc = fs_check_format(s, c->db);
+    if (rc != PC_OK) {
+      fs_conn_close(c);
+      return rc;
+    }
+  }
+  for (int i = 0; i < Q_COUNT; i++) {
+    if (sqlite3_prepare_v3(c->db, g_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                           &c->st[i], NULL) != SQLITE_OK) {
+      rc = fs_err(s, c->db, "cannot prepare");
+      fs_conn_close(c);
+      return rc;
+    }
+  }
+  *out = c;
+  return PC_OK;
+}
+
+/* An idle connection of this process, or a new one. */
+static int fs_acquire(fs_store *s, fs_conn **out) {
+  pthread_mutex_lock(&s->mu);
+  pid_t pid = getpid();
+  if (pid != s->pid) {
+    /* A forked child: the parent's connections are not ours to use or to
+    ** close (either would disturb the parent's locks). */
+    s->idle = NULL;
+    s->nvisits = 0;
+    s->pid = pid;
+  }
+  fs_conn *c = s->idle;
+  if (c) s->idle = c->next;
+  pthread_mutex_unlock(&s->mu);
+  if (c) {
+    *out = c;
+    return PC_OK;
+  }
+  return fs_conn_open(s, false, out);
+}
+
+static void fs_release(fs_store *s, fs_conn *c) {
+  pthread_mutex_lock(&s->mu);
+  if (getpid() == s->pid) {
+    c->next = s->idle;
+    s->idle = c;
+    c = NULL;
+  }
+  pthread_mutex_unlock(&s->mu);
+  if (c) fs_conn_close(c);
+}
+
+/* ---- Open and close ---- */
+
+/* Creates dir and its missing parents with exactly `mode`. */
+static int make_dirs(const char *dir, int mode) {
+  char *p = pc__strdup(dir);
+  if (!p) return pc__error(PC_NOMEM, "out of memory");
+  int rc = PC_OK;
+  for (char *q = p + 1;; q++) {
+    if (*q != '/' && *q != 0) continue;
+    char c = *q;
+    *q = 0;
+    if (mkdir(p, (mode_t)mode) == 0) {
+      chmod(p, (mode_t)mode); /* whatever the umask */
+    } else if (errno != EEXIST) {
+      rc = pc__error(PC_ERROR, "cache_dir: cannot create directory '%s': %s", p,
+                     strerror(errno));
+      break;
+    }
+    *q = c;
+    if (!c) break;
+  }
+  pc__free(p);
+  return rc;
+}
+
+/* Makes sure the directory exists and the database file is a plain file
+** of file_mode (created here, so that the umask does not decide its mode;
+** SQLite gives the -wal and -shm files the mode of the database file). */
+static int fs_prepare_files(const pc_config *cfg, const char *path) {
+  struct stat st;
+  if (stat(cfg->cache_dir, &st) != 0) {
+    if (errno != ENOENT)
+      return pc__error(PC_ERROR, "cache_dir: cannot use '%s': %s",
+                       cfg->cache_dir, strerror(errno));
+    if (!cfg->create_dir)
+      return pc__error(PC_ERROR,
+                       "cache_dir: directory '%s' does not exist "
+                       "(create_dir is false)",
+                       cfg->cache_dir);
+    int rc = make_dirs(cfg->cache_dir, cfg->dir_mode);
+    if (rc != PC_OK) return rc;
+  } else if (!S_ISDIR(st.st_mode)) {
+    return pc__error(PC_ERROR, "cache_dir: '%s' is not a directory",
+                     cfg->cache_dir);
+  }
+  if (lstat(path, &st) == 0) {
+    if (S_ISLNK(st.st_mode))
+      return pc__error(PC_ERROR,
+                       "filesystem store '%s' is a symbolic link; refusing "
+                       "to open it",
+                       path);
+    if (!S_ISREG(st.st_mode))
+      return pc__error(PC_ERROR, "filesystem store '%s' is not a file", path);
+    return PC_OK;
+  }
+  if (errno != ENOENT)
+    return pc__error(PC_ERROR, "filesystem store '%s': %s", path,
+                     strerror(errno));
+  int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                (mode_t)cfg->file_mode);
+  if (fd < 0) {
+    if (errno == EEXIST) return PC_OK; /* another process was first */
+    return pc__error(PC_ERROR, "filesystem store '%s': cannot create: %s", path,
+                     strerror(errno));
+  }
+  fchmod(fd, (mode_t)cfg->file_mode);
+  close(fd);
+  return PC_OK;
+}
+
+static void fs_close(void *b) {
+  fs_store *s = b;
+  if (!s) return;
+  fs_conn *c = s->idle;
+  if (getpid() != s->pid) c = NULL; /* a child leaves them alone */
+  while (c) {
+    fs_conn *next = c->next;
+    fs_conn_close(c);
+    c = next;
+  }
+  pthread_mutex_destroy(&s->mu);
+  pc__free(s->path);
+  pc__free(s);
+}
+
+static int fs_open(const pc_config *cfg, void **pb) {
+  *pb = NULL;
+  size_t n = strlen(cfg->cache_dir);
+  fs_store *s = pc__malloc(sizeof *s);
+  char *path = pc__malloc(n + sizeof "/" FS_DB_NAME);
+  if (!s || !path) {
+    pc__free(s);
+    pc__free(path);
+    return pc__error(PC_NOMEM, "out of memory");
+  }
+  memset(s, 0, sizeof *s);
+  memcpy(path, cfg->cache_dir, n);
+  memcpy(path + n, "/" FS_DB_NAME, sizeof "/" FS_DB_NAME);
+  s->path = path;
+  s->sync = cfg->synchronous;
+  s->max_entries = cfg->max_entries;
+  s->max_bytes = cfg->max_bytes;
+  s->pid = getpid();
+  pthread_mutex_init(&s->mu, NULL);
+  int rc = fs_prepare_files(cfg, path);
+  fs_conn *c = NULL;
+  if (rc == PC_OK) rc = fs_conn_open(s, true, &c);
+  if (rc != PC_OK) {
+    fs_close(s);
+    return rc;
+  }
+  s->idle = c;
+  *pb = s;
+  return PC_OK;
+}
+
+/* ---- Reads ---- */
+
+static void bind_key(sqlite3_stmt *st, int i, const void *key, size_t nkey) {
+  sqlite3_bind_blob64(st, i, nkey ? key : "", nkey, SQLITE_STATIC);
+}
+
+static inline int64_t wall(int64_t *now) {
+  if (*now == PC_NOW_LAZY) *now = pc_now_wall_ms();
+  return *now;
+}
+
+/* Notes that row id was read with its visited bit clear. */
+static void note_visit(fs_store *s, int64_t id) {
+  pthread_mutex_lock(&s->mu);
+  if (s->nvisits < FS_VISITS) s->visits[s->nvisits++] = id;
+  pthread_mutex_unlock(&s->mu);
+}
+
+static int fs_get(void *b, const void *key, size_t nkey, int64_t now,
+                  pc_buf *val, int64_t *expires) {
+  fs_store *s = b;
+  fs_conn *c;
+  int rc = fs_acquire(s, &c);
+  if (rc != PC_OK) return rc;
+  sqlite3_stmt *st = c->st[Q_GET];
+  bind_key(st, 1, key, nkey);
+  int src = sqlite3_step(st);
+  if (src == SQLITE_ROW) {
+    int64_t exp = sqlite3_column_int64(st, 2);
+    if (exp != PC_EXPIRES_NEVER && exp <= wall(&now)) {
+      rc = PC_NOTFOUND;
+    } else {
+      const void *p = sqlite3_column_blob(st, 1);
+      size_t n = (size_t)sqlite3_column_bytes(st, 1);
+      unsigned char *copy = pc__malloc(n ? n : 1);
+      if (!copy) {
+        rc = pc__error(PC_NOMEM, "out of memory");
+      } else {
+        if (n) memcpy(copy, p, n);
+        val->p = copy;
+        val->n = n;
+        val->free_fn = pc__free;
+        if (expires) *expires = exp;
+        if (!sqlite3_column_int(st, 3))
+          note_visit(s, sqlite3_column_int64(st, 0));
+      }
+    }
+  } else if (src == SQLITE_DONE) {
+    rc = PC_NOTFOUND;
+  } else {
+    rc = fs_err(s, c->db, "read");
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  fs_release(s, c);
+  return rc;
+}
+
+/* ---- Write transactions ---- */
+
+/* Steps a statement that returns no row; SQLITE_DONE expected. */
+static int step_done(sqlite3_stmt *st) {
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int tx_begin(fs_store *s, fs_conn *c) {
+  if (step_done(c->st[Q_BEGIN]) != SQLITE_OK)
+    return fs_err(s, c->db, "cannot begin a write");
+  return PC_OK;
+}
+
+/* Sets the visited bits noted since the last write. */
+static int tx_visits(fs_store *s, fs_conn *c) {
+  int64_t ids[FS_VISITS];
+  pthread_mutex_lock(&s->mu);
+  int n = s->nvisits;
+  memcpy(ids, s->visits, (size_t)n * sizeof ids[0]);
+  s->nvisits = 0;
+  pthread_mutex_unlock(&s->mu);
+  sqlite3_stmt *st = c->st[Q_VISIT];
+  for (int i = 0; i < n; i++) {
+    sqlite3_bind_int64(st, 1, ids[i]);
+    if (step_done(st) != SQLITE_OK) return fs_err(s, c->db, "write");
+  }
+  return PC_OK;
+}
+
+/* Removes up to FS_RECLAIM expired entries other than `keep`. */
+static int tx_reclaim(fs_store *s, fs_conn *c, int64_t now, int64_t keep,
+                      fs_delta *d) {
+  int64_t ids[FS_RECLAIM], sizes[FS_RECLAIM];
+  int n = 0, rc;
+  sqlite3_stmt *st = c->st[Q_EXPIRED];
+  sqlite3_bind_int64(st, 1, now);
+  sqlite3_bind_int(st, 2, FS_RECLAIM);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < FS_RECLAIM) {
+    ids[n] = sqlite3_column_int64(st, 0);
+    sizes[n] = sqlite3_column_int64(st, 1);
+    if (ids[n] != keep) n++;
+  }
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return fs_err(s, c->db, "write");
+  for (int i = 0; i < n; i++) {
+    sqlite3_bind_int64(c->st[Q_DELETE], 1, ids[i]);
+    if (step_done(c->st[Q_DELETE]) != SQLITE_OK)
+      return fs_err(s, c->db, "write");
+    d->entries--;
+    d->bytes -= sizes[i];
+    d->expirations++;
+  }
+  return PC_OK;
+}
+
+/* Reads the totals as they stand in this transaction, plus d. */
+static int tx_meta(fs_store *s, fs_conn *c, const fs_delta *d, int64_t *entries,
+                   int64_t *bytes, int64_t *hand) {
+  sqlite3_stmt *st = c->st[Q_META];
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    if (entries) *entries = sqlite3_column_int64(st, 0) + d->entries;
+    if (bytes) *bytes = sqlite3_column_int64(st, 1) + d->bytes;
+    if (hand) *hand = sqlite3_column_int64(st, 4);
+  }
+  sqlite3_reset(st);
+  return rc == SQLITE_ROW ? PC_OK : fs_err(s, c->db, "read totals");
+}
+
+static bool over(const fs_store *s, int64_t entries, int64_t bytes) {
+  return (s->max_entries && entries > s->max_entries) ||
+         (s->max_bytes && bytes > s->max_bytes);
+}
+
+/* Evicts with the clock until the totals are within bounds, never `keep`;
+** examines FS_EVICT_SCAN rows at most. Writes the totals and the hand. */
+static int tx_finish(fs_store *s, fs_conn *c, int64_t keep, fs_delta *d) {
+  int64_t entries = 0, bytes = 0, hand = 0;
+  int rc = tx_meta(s, c, d, &entries, &bytes, &hand);
+  if (rc != PC_OK) return rc;
+  int examined = 0, wraps = 0;
+  while (over(s, entries, bytes) && examined < FS_EVICT_SCAN && wraps < 3) {
+    int64_t ids[64], sizes[64];
+    int vis[64], n = 0, src;
+    sqlite3_stmt *st = c->st[Q_CLOCK];
+    sqlite3_bind_int64(st, 1, hand);
+    sqlite3_bind_int(st, 2, 64);
+    while ((src = sqlite3_step(st)) == SQLITE_ROW && n < 64) {
+      ids[n] = sqlite3_column_int64(st, 0);
+      vis[n] = sqlite3_column_int(st, 1);
+      sizes[n] = sqlite3_column_int64(st, 2);
+      n++;
+    }
+    sqlite3_reset(st);
+    if (src != SQLITE_DONE && src != SQLITE_ROW)
+      return fs_err(s, c->db, "evict");
+    if (n == 0) { /* the end of the table: start over */
+      hand = 0;
+      wraps++;
+      continue;
+    }
+    for (int i = 0; i < n && over(s, entries, bytes); i++) {
+      hand = ids[i];
+      examined++;
+      if (ids[i] == keep) continue;
+      sqlite3_stmt *w = c->st[vis[i] ? Q_UNVISIT : Q_DELETE];
+      sqlite3_bind_int64(w, 1, ids[i]);
+      if (step_done(w) != SQLITE_OK) return fs_err(s, c->db, "evict");
+      if (!vis[i]) {
+        entries--;
+        bytes -= sizes[i];
+        d->entries--;
+        d->bytes -= sizes[i];
+        d->evictions++;
+      }
+    }
+  }
+  sqlite3_stmt *st = c->st[Q_META_ADD];
+  sqlite3_bind_int64(st, 1, d->entries);
+  sqlite3_bind_int64(st, 2, d->bytes);
+  sqlite3_bind_int64(st, 3, d->evictions);
+  sqlite3_bind_int64(st, 4, d->expirations);
+  sqlite3_bind_int64(st, 5, hand);
+  if (step_done(st) != SQLITE_OK) return fs_err(s, c->db, "write totals");
+  return PC_OK;
+}
+
+/* Commits when rc is PC_OK (or a "nothing to do" outcome), else rolls
+** back; returns the outcome. */
+static int tx_end(fs_store *s, fs_conn *c, int rc) {
+  if (rc == PC_OK || rc == PC_EXISTS || rc == PC_NOTFOUND) {
+    if (step_done(c->st[Q_COMMIT]) == SQLITE_OK) return rc;
+    rc = fs_err(s, c->db, "cannot commit");
+  }
+  step_done(c->st[Q_ROLLBACK]);
+  return rc;
+}
+
+/* The entry under key as this transaction sees it. */
+typedef struct fs_row {
+  bool found, live;
+  int64_t id, size, expires;
+} fs_row;
+
+static int tx_peek(fs_store *s, fs_conn *c, const void *key, size_t nkey,
+                   int64_t *now, fs_row *r, const pc_int_codec *codec,
+                   int64_t *ival, int *irc) {
+  sqlite3_stmt *st = c->st[Q_PEEK];
+  bind_key(st, 1, key, nkey);
+  int rc = sqlite3_step(st);
+  memset(r, 0, sizeof *r);
+  if (rc == SQLITE_ROW) {
+    r->found = true;
+    r->id = sqlite3_column_int64(st, 0);
+    r->size = sqlite3_column_int64(st, 1);
+    r->expires = sqlite3_column_int64(st, 2);
+    r->live = r->expires == PC_EXPIRES_NEVER || r->expires > wall(now);
+    if (codec && r->live)
+      *irc = codec->decode(sqlite3_column_blob(st, 3),
+                           (size_t)sqlite3_column_bytes(st, 3), ival);
+  }
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fs_err(s, c->db, "read");
+  return PC_OK;
+}
+
+/* Writes (key, val, expires) over row r or as a new row; *id = its rowid. */
+static int tx_put(fs_store *s, fs_conn *c, const fs_row *r, const void *key,
+                  size_t nkey, const void *val, size_t nval, int64_t expires,
+                  fs_delta *d, int64_t *id) {
+  int64_t size = (int64_t)(nkey + nval);
+  sqlite3_stmt *st;
+  if (r->found) {
+    st = c->st[Q_UPDATE];
+    sqlite3_bind_int64(st, 1, r->id);
+    d->bytes += size - r->size;
+    if (!r->live) d->expirations++;
+    *id = r->id;
+  } else {
+    st = c->st[Q_INSERT];
+    bind_key(st, 1, key, nkey);
+    d->entries++;
+    d->bytes += size;
+  }
+  sqlite3_bind_blob64(st, 2, nval ? val : "", nval, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, expires);
+  sqlite3_bind_int64(st, 4, size);
+  int rc = step_done(st);
+  sqlite3_clear_bindings(st);
+  if (rc != SQLITE_OK) return fs_err(s, c->db, "write");
+  if (!r->found) *id = sqlite3_last_insert_rowid(c->db);
+  return PC_OK;
+}
+
+static int fs_set(void *b, const void *key, size_t nkey, const void *val,
+                  size_t nval, int64_t expires, int flags, int64_t now) {
+  fs_store *s = b;
+  if (s->max_bytes && (int64_t)(nkey + nval) > s->max_bytes)
+    return pc__error(PC_TOOBIG, "value is larger than max_bytes");
+  fs_conn *c;
+  int rc = fs_acquire(s, &c);
+  if (rc != PC_OK) return rc;
+  fs_delta d = {0};
+  fs_row r;
+  int64_t id = 0;
+  rc = tx_begin(s, c);
+  if (rc != PC_OK) goto out;
+  rc = tx_visits(s, c);
+  if (rc == PC_OK) rc = tx_peek(s, c, key, nkey, &now, &r, NULL, NULL, NULL);
+  if (rc != PC_OK) goto end;
+  if ((flags & PC_SET_NX) && r.live) {
+    rc = PC_EXISTS;
+  } else if ((flags & PC_SET_XX) && !r.live) {
+    rc = PC_NOTFOUND;
+  } else {
+    if ((flags & PC_SET_KEEPTTL) && r.live) expires = r.expires;
+    rc = tx_put(s, c, &r, key, nkey, val, nval, expires, &d, &id);
+  }
+  if (rc == PC_OK) rc = tx_reclaim(s, c, wall(&now), id, &d);
+  if (rc == PC_OK) rc = tx_finish(s, c, id, &d);
+end:
+  rc = tx_end(s, c, rc);
+out:
+  fs_release(s, c);
+  return rc;
+}
+
+static int fs_del(void *b, const void *key, size_t nkey, int64_t now) {
+  fs_store *s = b;
+  fs_conn *c;
+  int rc = fs_acquire(s, &c);
+  if (rc != PC_OK) return rc;
+  fs_delta d = {0};
+  fs_row r;
+  rc = tx_begin(s, c);
+  if (rc != PC_OK) goto out;
+  rc = tx_visits(s, c);
+  if (rc == PC_OK) rc = tx_peek(s, c, key, nkey, &now, &r, NULL, NULL, NULL);
+  if (rc == PC_OK && r.found) {
+    sqlite3_bind_int64(c->st[Q_DELETE], 1, r.id);
+    if (step_done(c->st[Q_DELETE]) != SQLITE_OK) rc = fs_err(s, c->db, "write");
+    d.entries--;
+    d.bytes -= r.size;
+    if (!r.live) d.expirations++;
+  }
+  if (rc == PC_OK) rc = tx_reclaim(s, c, wall(&now), 0, &d);
+  if (rc == PC_OK) rc = tx_finish(s, c, 0, &d);
+  if (rc == PC_OK && !r.live) rc = PC_NOTFOUND;
+  rc = tx_end(s, c, rc);
+out:
+  fs_release(s, c);
+  return rc;
+}
+
+static int fs_clear(void *b, int64_t now, int64_t *removed) {
+  fs_store *s = b;
+  fs_conn *c;
+  int rc = fs_acquire(s, &c);
+  if (rc != PC_OK) return rc;
+  pthread_mutex_lock(&s->mu);
+  s->nvisits = 0;
+  pthread_mutex_unlock(&s->mu);
+  rc = tx_begin(s, c);
+  if (rc != PC_OK) goto out;
+  sqlite3_stmt *st = c->st[Q_COUNT_LIVE];
+  sqlite3_bind_int64(st, 1, wall(&now));
+  int src = sqlite3_step(st);
+  if (src == SQLITE_ROW) *removed = sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  if (src != SQLITE_ROW || step_done(c->st[Q_DELETE_ALL]) != SQLITE_OK ||
+      step_done(c->st[Q_META_CLEAR]) != SQLITE_OK)
+    rc = fs_err(s, c->db, "clear");
+  rc = tx_end(s, c, rc);
+out:
+  fs_release(s, c);
+  return rc;
+}
+
+static int fs_touch(void *b, const void *key, size_t nkey, int64_t expires,
+                    int64_t now) {
+  fs_store *s = b;
+  fs_conn *c;
+  int rc = fs_acquire(s, &c);
+  if (rc != PC_OK) return rc;
+  fs_row r;
+  rc = tx_begin(s, c);
+  if (rc != PC_OK) goto out;
+  rc = tx_peek(s, c, key, nkey, &now, &r, NULL, NULL, NULL);
+  if (rc == PC_OK && !r.live) rc = PC_NOTFOUND;
+  if (rc == PC_OK) {
+    sqlite3_stmt *st = c->st[Q_TOUCH];
+    sqlite3_bind_int64(st, 1, r.id);
+    sqlite3_bind_int64(st, 2, expires);
+    if (step_done(st) != SQLITE_OK) rc = fs_err(s, c->db, "write");
+  }
+  rc = tx_end(s, c, rc);
+out:
+  fs_release(s, c);
+  return rc;
+}
+
+static int fs_incr(void *b, const void *key, size_t nkey, int64_t delta,
+                   int64_t expires, int64_t now, const pc_int_codec *codec,
+                   int64_t *result) {
+  fs_store *s = b;
+  fs_conn *c;
+  int rc = fs_acquire(s, &c);
+  if (rc != PC_OK) return rc;
+  fs_delta d = {0};
+  fs_row r;
+  int64_t cur = 0, next = 0, id = 0;
+  int irc = PC_OK;
+  rc = tx_begin(s, c);
+  if (rc != PC_OK) goto out;
+  rc = tx_visits(s, c);
+  if (rc == PC_OK) rc = tx_peek(s, c, key, nkey, &now, &r, codec, &cur, &irc);
+  if (rc == PC_OK && r.live) {
+    rc = irc;
+    expires = r.expires;
+  }
+  if (rc == PC_OK && __builtin_add_overflow(cur, delta, &next))
+    rc = pc__error(PC_ERROR, "integer overflow");
+  if (rc == PC_OK) {
+    unsigned char buf[PC_INT_ENCODED_MAX];
+    size_t n = codec->encode(next, buf);
+    rc = tx_put(s, c, &r, key, nkey, buf, n, expires, &d, &id);
+  }
+  if (rc == PC_OK) rc = tx_reclaim(s, c, wall(&now), id, &d);
+  if (rc == PC_OK) rc = tx_finish(s, c, id, &d);
+  rc = tx_end(s, c, rc);
+  if (rc == PC_OK) *result = next;
+out:
+  fs_release(s, c);
+  return rc;
+}
+
+/* ---- Scan ---- */
+
+/*
+** An iteration holds one connection and one statement for its life: a
+** range scan of the key index from the prefix (or of the whole table when
+** letters match either case), in one read transaction, so it sees one
+** snapshot of the store.
+*/
+typedef struct fs_iter {
+  fs_store *s;
+  fs_conn *c;            /* held until close */
+  sqlite3_stmt *st;      /* sqlite3_finalize */
+  unsigned char *prefix; /* pc__free */
+  size_t nprefix;
+  int nocase;
+  int64_t now;
+  unsigned char *key; /* pc__free; the current key */
+  size_t akey;
+} fs_iter;
+
+static bool prefix_match(const unsigned char *k, size_t nk,
+                         const unsigned char *p, size_t np, int nocase) {
+  if (nk < np) return false;
+  for (size_t i = 0; i < np; i++) {
+    unsigned char a = k[i], b = p[i];
+    if (nocase) {
+      if (a >= 'A' && a <= 'Z') a = (unsigned char)(a + 32);
+      if (b >= 'A' && b <= 'Z') b = (unsigned char)(b + 32);
+    }
+    if (a != b) return false;
+  }
+  return true;
+}
+
+static void fs_scan_close(void *p) {
+  fs_iter *it = p;
+  if (!it) return;
+  sqlite3_finalize(it->st);
+  if (it->c) fs_release(it->s, it->c);
+  pc__free(it->prefix);
+  pc__free(it->key);
+  pc__free(it);
+}
+
+static int fs_scan_open(void *b, const void *prefix, size_t nprefix, int nocase,
+                        int64_t now, void **pit) {
+  fs_store *s = b;
+  *pit = NULL;
+  fs_iter *it = pc__malloc(sizeof *it);
+  if (!it) return pc__error(PC_NOMEM, "out of memory");
+  memset(it, 0, sizeof *it);
+  it->s = s;
+  it->nocase = nocase;
+  it->now = now;
+  it->nprefix = nprefix;
+  it->prefix = pc__malloc(nprefix ? nprefix : 1);
+  if (!it->prefix) {
+    fs_scan_close(it);
+    return pc__error(PC_NOMEM, "out of memory");
+  }
+  if (nprefix) memcpy(it->prefix, prefix, nprefix);
+  int rc = fs_acquire(s, &it->c);
+  if (rc != PC_OK) {
+    fs_scan_close(it);
+    return rc;
+  }
+  bool ranged = nprefix && !nocase;
+  const char *sql = ranged ? "SELECT key, value, expires FROM entry WHERE "
+                             "key >= ?1 ORDER BY key"
+                           : "SELECT key, value, expires FROM entry "
+                             "ORDER BY key";
+  if (sqlite3_prepare_v2(it->c->db, sql, -1, &it->st, NULL) != SQLITE_OK) {
+    rc = fs_err(s, it->c->db, "scan");
+    fs_scan_close(it);
+    return rc;
+  }
+  if (ranged) bind_key(it->st, 1, it->prefix, nprefix);
+  *pit = it;
+  return PC_OK;
+}
+
+static int fs_scan_next(void *p, pc_backend_item *item) {
+  fs_iter *it = p;
+  for (;;) {
+    int rc = sqlite3_step(it->st);
+    if (rc == SQLITE_DONE) return PC_DONE;
+    if (rc != SQLITE_ROW) return fs_err(it->s, it->c->db, "scan");
+    const unsigned char *k = sqlite3_column_blob(it->st, 0);
+    size_t nk = (size_t)sqlite3_column_bytes(it->st, 0);
+    if (!prefix_match(k, nk, it->prefix, it->nprefix, it->nocase)) {
+      if (!it->nocase && it->nprefix) return PC_DONE; /* past the range */
+      continue;
+    }
+    int64_t exp = sqlite3_column_int64(it->st, 2);
+    if (exp != PC_EXPIRES_NEVER && exp <= it->now) continue;
+    if (nk > it->akey || !it->key) {
+      unsigned char *nkb = pc__malloc(nk ? nk : 1);
+      if (!nkb) return pc__error(PC_NOMEM, "out of memory");
+      pc__free(it->key);
+      it->key = nkb;
+      it->akey = nk;
+    }
+    if (nk) memcpy(it->key, k, nk);
+    const void *v = sqlite3_column_blob(it->st, 1);
+    size_t nv = (size_t)sqlite3_column_bytes(it->st, 1);
+    unsigned char *copy = pc__malloc(nv ? nv : 1);
+    if (!copy) return pc__error(PC_NOMEM, "out of memory");
+    if (nv) memcpy(copy, v, nv);
+    item->key = it->key;
+    item->nkey = nk;
+    item->val.p = copy;
+    item->val.n = nv;
+    item->val.free_fn = pc__free;
+    item->expires = exp;
+    return PC_OK;
+  }
+}
+
+/* ---- Statistics ---- */
+
+static void fs_stats(void *b, pc_stats *out) {
+  fs_store *s = b;
+  fs_conn *c;
+  if (fs_acquire(s, &c) != PC_OK) return;
+  sqlite3_stmt *st = c->st[Q_META];
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    out->entries = sqlite3_column_int64(st, 0);
+    out->bytes = sqlite3_column_int64(st, 1);
+    out->evictions = sqlite3_column_int64(st, 2);
+    out->expirations = sqlite3_column_int64(st, 3);
+  }
+  sqlite3_reset(st);
+  fs_release(s, c);
+}
+
+const pc_backend_methods pc__filesystem_backend = {
+    .name = "filesystem",
+    .wall_clock = true,
+    .open = fs_open,
+    .close = fs_close,
+    .get = fs_get,
+    .set = fs_set,
+    .del = fs_del,
+    .clear = fs_clear,
+    .touch = fs_touch,
+    .incr = fs_incr,
+    .scan_open = fs_scan_open,
+    .scan_next = fs_scan_next,
+    .scan_close = fs_scan_close,
+    .stats = fs_stats,
+};
