@@ -184,6 +184,12 @@ int main(int argc, char **argv) {
     fprintf(stderr, "sqlrun: cannot read %s\n", argv[2]);
     return 2;
   }
+  /* The expected file's path, absolute: the script runs elsewhere. */
+  char expected_path[4096], cwd[2048];
+  if (argv[3][0] == '/' || !getcwd(cwd, sizeof cwd))
+    snprintf(expected_path, sizeof expected_path, "%s", argv[3]);
+  else
+    snprintf(expected_path, sizeof expected_path, "%s/%s", cwd, argv[3]);
   if (!mkdtemp(g_dir) || chdir(g_dir) != 0) {
     perror("sqlrun: temporary directory");
     return 2;
@@ -254,7 +260,7 @@ int main(int argc, char **argv) {
   if (system(cmd) != 0) fprintf(stderr, "sqlrun: could not remove %s\n", g_dir);
 
   if (update) {
-    FILE *f = fopen(argv[3], "wb");
+    FILE *f = fopen(expected_path, "wb");
     if (!f || fwrite(out.p ? out.p : "", 1, out.n, f) != out.n) {
       fprintf(stderr, "sqlrun: cannot write %s\n", argv[3]);
       return 2;
@@ -267,7 +273,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   size_t nexp;
-  char *expected = read_file(argv[3], &nexp);
+  char *expected = read_file(expected_path, &nexp);
   int same = expected && nexp == out.n && memcmp(expected, out.p, out.n) == 0;
   free(expected);
   free(script);
@@ -284,7 +290,7 @@ int main(int argc, char **argv) {
       fprintf(stderr, "sqlrun: short write\n");
     }
     close(fd);
-    snprintf(cmd, sizeof cmd, "diff -u '%s' '%s'", argv[3], got);
+    snprintf(cmd, sizeof cmd, "diff -u '%s' '%s'", expected_path, got);
     if (system(cmd) == -1) fprintf(stderr, "sqlrun: cannot run diff\n");
     unlink(got);
   }
