@@ -177,7 +177,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: sqlrun EXTENSION SCRIPT EXPECTED [--update]\n");
     return 2;
   }
-  g_ext = argv[1];
+  /* Absolute, since the script runs in its own directory. */
+  static char ext_path[4096];
+  g_ext = realpath(argv[1], ext_path) ? ext_path : argv[1];
   int update = argc > 4 && strcmp(argv[4], "--update") == 0;
   char *script = read_file(argv[2], NULL);
   if (!script) {
