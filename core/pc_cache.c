@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define PC_STRIPES_OWNED 64  /* one per thread, for the first 64 threads */
 #define PC_STRIPES_SHARED 16 /* shared by later threads, atomically */
@@ -246,12 +247,50 @@ int pc_cache_open(const char *name, const char *json, pc_cache **out, char *err,
   return open_parsed(name, &cfg, rc, out, err, nerr);
 }
 
+/* The rules of a table definition (SPEC §7): read from a database file
+** that is not trusted it opens memory caches only, and its cache_dir never
+** leaves the path it spells, by ".." or by a symbolic link. */
+static int check_definition(const pc_config *cfg, int flags) {
+  if ((flags & PC_DEF_UNTRUSTED) && strcmp(cfg->backend, "memory") != 0)
+    return pc__error(PC_ERROR,
+                     "backend %s cannot be opened from a table definition "
+                     "read from a database file while trusted_schema is OFF",
+                     cfg->backend);
+  const char *dir = cfg->cache_dir;
+  if (!dir) return PC_OK;
+  char part[4096];
+  size_t n = strlen(dir);
+  if (n >= sizeof part) return PC_OK; /* the open reports it */
+  for (size_t i = 0; i <= n; i++) {
+    if (dir[i] != '/' && dir[i] != 0) continue;
+    size_t start = i;
+    while (start > 0 && dir[start - 1] != '/')
+      start--;
+    if (i - start == 2 && dir[start] == '.' && dir[start + 1] == '.')
+      return pc__error(PC_ERROR,
+                       "cache_dir: '%s' contains \"..\"; a table definition "
+                       "must name its directory without it",
+                       dir);
+    if (i == 0) continue;
+    memcpy(part, dir, i);
+    part[i] = 0;
+    struct stat st;
+    if (lstat(part, &st) == 0 && S_ISLNK(st.st_mode))
+      return pc__error(PC_ERROR,
+                       "cache_dir: '%s' goes through a symbolic link (%s); a "
+                       "table definition may not",
+                       dir, part);
+  }
+  return PC_OK;
+}
+
 int pc_cache_check_kv(const char *name, int argc, const char *const *argv,
-                      char *err, size_t nerr) {
+                      int flags, char *err, size_t nerr) {
   pc_config cfg;
   pc__config_init(&cfg);
   int rc = pc__config_from_kv(&cfg, argc, argv);
   if (rc == PC_OK) rc = pc__config_validate(&cfg);
+  if (rc == PC_OK && flags) rc = check_definition(&cfg, flags);
   if (rc == PC_OK) {
     pthread_mutex_lock(&g_reg_mutex);
     int i = do_reg_find(name);

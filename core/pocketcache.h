@@ -120,9 +120,15 @@ int pc_cache_open_kv(const char *name, int argc, const char *const *argv,
 ** open cache `name` (if any) has the same configuration, without opening
 ** or changing anything: PC_OK, or an error with the message in err. (A
 ** table definition read from a database file is checked this way; its
-** cache is opened only when a statement uses the table directly.) */
+** cache is opened only when a statement uses the table directly.)
+** flags: PC_DEF_TABLE for a table definition, whose cache_dir may not
+** contain ".." nor go through a symbolic link; PC_DEF_UNTRUSTED also, for
+** a definition read from a database file that is not trusted: only the
+** memory backend may be opened from it. */
+#define PC_DEF_TABLE 0x01
+#define PC_DEF_UNTRUSTED 0x02
 int pc_cache_check_kv(const char *name, int argc, const char *const *argv,
-                      char *err, size_t nerr);
+                      int flags, char *err, size_t nerr);
 
 /* A new reference to the open cache `name`, or NULL if none is open. The
 ** cache "default" is always open. */

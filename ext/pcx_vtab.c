@@ -92,10 +92,18 @@ static void *zalloc(size_t n) {
 
 /* ---- Connecting ---- */
 
+/* xCreate and xConnect (the same function makes the table eponymous, so a
+** definition read from the database file cannot be told from the CREATE
+** statement): with trusted_schema OFF every declared table is held to the
+** rules of an untrusted definition (memory caches only; cache_open() has
+** no such limit). */
 static int pcacheConnect(sqlite3 *db, void *pAux, int argc,
                          const char *const *argv, sqlite3_vtab **ppVtab,
                          char **pzErr) {
   (void)pAux;
+  int trusted = 1;
+  sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, -1, &trusted);
+  int flags = PC_DEF_TABLE | (trusted ? 0 : PC_DEF_UNTRUSTED);
   int eponymous = argc == 3 && sqlite3_stricmp(argv[0], argv[2]) == 0;
   if (!eponymous && strcmp(argv[2], "default") == 0) {
     *pzErr = sqlite3_mprintf("pcache: a table cannot be named default (that "
@@ -132,8 +140,8 @@ static int pcacheConnect(sqlite3 *db, void *pAux, int argc,
     }
     p->nargs = nargs;
     char err[PC_ERRMSG_MAX];
-    rc = pc_cache_check_kv(p->name, nargs, (const char *const *)p->args, err,
-                           sizeof err);
+    rc = pc_cache_check_kv(p->name, nargs, (const char *const *)p->args,
+                           flags, err, sizeof err);
     if (rc != PC_OK) {
       if (rc != PC_NOMEM) *pzErr = sqlite3_mprintf("pcache: %s", err);
       sqlite3_free(p->name);

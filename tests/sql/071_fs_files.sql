@@ -1,0 +1,34 @@
+-- The filesystem backend's files: modes, missing directories, symbolic
+-- links, damaged and foreign files, newer store formats. The script runs
+-- under umask 000, so every mode below is set by PocketCache itself.
+SELECT cache_open('a', '{"backend":"filesystem","cache_dir":"deep/er/cache"}');
+SELECT cache_set('k', 'v', NULL, 'a');
+.shell stat -c '%a %F %n' deep deep/er deep/er/cache deep/er/cache/pocketcache.db deep/er/cache/pocketcache.db-wal deep/er/cache/pocketcache.db-shm
+SELECT cache_open('m', '{"backend":"filesystem","cache_dir":"modes","dir_mode":"0750","file_mode":"0640"}');
+SELECT cache_set('k', 'v', NULL, 'm');
+.shell stat -c '%a %F %n' modes modes/pocketcache.db modes/pocketcache.db-wal modes/pocketcache.db-shm
+-- create_dir=false on a missing directory names it.
+SELECT cache_open('nodir', '{"backend":"filesystem","cache_dir":"missing","create_dir":false}');
+.shell touch plainfile
+SELECT cache_open('notdir', '{"backend":"filesystem","cache_dir":"plainfile"}');
+-- A store that is a symbolic link is refused.
+.shell mkdir linked && ln -s ../deep/er/cache/pocketcache.db linked/pocketcache.db
+SELECT cache_open('linked', '{"backend":"filesystem","cache_dir":"linked"}');
+-- A damaged or foreign file in place of the store is a clear error naming
+-- the file, never a crash.
+.shell mkdir junk && head -c 8192 /dev/zero | tr '\0' 'x' > junk/pocketcache.db
+SELECT cache_open('junk', '{"backend":"filesystem","cache_dir":"junk"}');
+.shell mkdir foreign
+ATTACH 'foreign/pocketcache.db' AS f;
+CREATE TABLE f.notes(x);
+DETACH f;
+SELECT cache_open('foreign', '{"backend":"filesystem","cache_dir":"foreign"}');
+-- A store written by a newer version is refused, not guessed at.
+SELECT cache_open('newer', '{"backend":"filesystem","cache_dir":"newer"}'), cache_close('newer');
+ATTACH 'newer/pocketcache.db' AS n;
+PRAGMA n.user_version = 2;
+DETACH n;
+SELECT cache_open('newer', '{"backend":"filesystem","cache_dir":"newer"}');
+-- Recovery is removing the file: the next open starts an empty cache.
+.shell rm junk/pocketcache.db
+SELECT cache_open('junk', '{"backend":"filesystem","cache_dir":"junk"}'), cache_get('k', 'junk') IS NULL;
