@@ -140,8 +140,8 @@ static int pcacheConnect(sqlite3 *db, void *pAux, int argc,
     }
     p->nargs = nargs;
     char err[PC_ERRMSG_MAX];
-    rc = pc_cache_check_kv(p->name, nargs, (const char *const *)p->args,
-                           flags, err, sizeof err);
+    rc = pc_cache_check_kv(p->name, nargs, (const char *const *)p->args, flags,
+                           err, sizeof err);
     if (rc != PC_OK) {
       if (rc != PC_NOMEM) *pzErr = sqlite3_mprintf("pcache: %s", err);
       sqlite3_free(p->name);
