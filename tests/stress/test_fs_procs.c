@@ -1,0 +1,349 @@
+/*
+** test_fs_procs: the filesystem backend shared by real processes.
+**
+**   test_fs_procs EXTENSION [crash-runs]
+**
+** Each check forks workers that open their own SQLite connection, load the
+** extension and work on one cache directory (a fresh temporary directory):
+**   incr   4 processes x 500 cache_incr on one key give exactly 2000.
+**   add    8 processes race cache_add on one key: exactly one wins, and the
+**          stored value is the winner's.
+**   reopen a pcache table written by one process shows the same ttl and
+**          expires_at in another.
+**   crash  a writer acknowledges each cache_set on a pipe and is killed
+**          with SIGKILL at a random moment, crash-runs times (default 50):
+**          every time PRAGMA integrity_check is ok and every acknowledged
+**          set reads back exactly, in a new process.
+** Every wait is bounded: workers get an alarm, and the parent kills what
+** is left after its own deadline.
+*/
+#include <sqlite3.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *g_ext;
+static char g_dir[] = "/tmp/pc_fs_procs.XXXXXX";
+static int g_failed;
+
+#define CHECK(cond, ...)                                                       \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                     \
+      fprintf(stderr, __VA_ARGS__);                                            \
+      fprintf(stderr, "\n");                                                   \
+      g_failed = 1;                                                            \
+    }                                                                          \
+  } while (0)
+
+/* A connection with the extension loaded and cache 'c' open on dir. */
+static sqlite3 *open_cache(const char *dbfile, const char *dir) {
+  sqlite3 *db;
+  if (sqlite3_open(dbfile, &db) != SQLITE_OK) _exit(90);
+  sqlite3_enable_load_extension(db, 1);
+  char *err = NULL;
+  if (sqlite3_load_extension(db, g_ext, NULL, &err) != SQLITE_OK) {
+    fprintf(stderr, "load: %s\n", err);
+    _exit(91);
+  }
+  if (dir) {
+    char *sql = sqlite3_mprintf(
+        "SELECT cache_open('c', json_object('backend', 'filesystem', "
+        "'cache_dir', %Q))",
+        dir);
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+      fprintf(stderr, "cache_open: %s\n", err);
+      _exit(92);
+    }
+    sqlite3_free(sql);
+  }
+  return db;
+}
+
+/* One integer from SQL, exiting the worker on error. */
+static long long query_int(sqlite3 *db, const char *sql) {
+  sqlite3_stmt *st;
+  long long v = -1;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK ||
+      sqlite3_step(st) != SQLITE_ROW) {
+    fprintf(stderr, "[%d] %s: %s\n", (int)getpid(), sql, sqlite3_errmsg(db));
+    _exit(93);
+  }
+  v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+/* Waits for every pid, at most `seconds`; returns how many exited 0, and
+** adds their exit codes to *sum when sum is not NULL. */
+static int wait_all(pid_t *pids, int n, int seconds, int *sum) {
+  int ok = 0;
+  time_t deadline = time(NULL) + seconds;
+  for (int left = n; left > 0;) {
+    int status;
+    pid_t p = waitpid(-1, &status, WNOHANG);
+    if (p > 0) {
+      for (int i = 0; i < n; i++)
+        if (pids[i] == p) {
+          pids[i] = 0;
+          left--;
+          if (WIFEXITED(status)) {
+            if (sum) *sum += WEXITSTATUS(status);
+            ok += !sum ? WEXITSTATUS(status) == 0 : 1;
+          }
+        }
+      continue;
+    }
+    if (time(NULL) > deadline) {
+      for (int i = 0; i < n; i++)
+        if (pids[i]) kill(pids[i], SIGKILL);
+      CHECK(0, "workers did not finish within %d s", seconds);
+      deadline = time(NULL) + 5;
+      seconds = 5;
+    }
+    usleep(2000);
+  }
+  return ok;
+}
+
+/* ---- incr ---- */
+
+static void check_incr(void) {
+  char dir[512];
+  snprintf(dir, sizeof dir, "%s/incr", g_dir);
+  pid_t pids[4];
+  for (int i = 0; i < 4; i++) {
+    pids[i] = fork();
+    if (pids[i] == 0) {
+      alarm(60);
+      sqlite3 *db = open_cache(":memory:", dir);
+      for (int k = 0; k < 500; k++)
+        query_int(db, "SELECT cache_incr('n', 1, NULL, 'c')");
+      sqlite3_close(db);
+      _exit(0);
+    }
+  }
+  int ok = wait_all(pids, 4, 120, NULL);
+  CHECK(ok == 4, "incr: %d of 4 workers succeeded", ok);
+  pid_t p = fork();
+  if (p == 0) {
+    sqlite3 *db = open_cache(":memory:", dir);
+    _exit(query_int(db, "SELECT cache_get('n', 'c')") == 2000 ? 0 : 1);
+  }
+  CHECK(wait_all(&p, 1, 30, NULL) == 1, "incr: the total is not 2000");
+  printf("incr: 4 processes x 500 increments: %s\n", g_failed ? "FAIL" : "ok");
+}
+
+/* ---- add ---- */
+
+static void check_add(void) {
+  char dir[512];
+  snprintf(dir, sizeof dir, "%s/add", g_dir);
+  int gate[2];
+  if (pipe(gate) != 0) abort();
+  pid_t pids[8];
+  for (int i = 0; i < 8; i++) {
+    pids[i] = fork();
+    if (pids[i] == 0) {
+      alarm(60);
+      close(gate[1]);
+      sqlite3 *db = open_cache(":memory:", dir);
+      char c;
+      (void)!read(gate[0], &c, 1); /* all start together at EOF */
+      char sql[128];
+      snprintf(sql, sizeof sql, "SELECT cache_add('lock', %d, 60, 'c')",
+               (int)getpid());
+      long long won = query_int(db, sql);
+      sqlite3_close(db);
+      _exit(won == 1 ? 1 : 0); /* the exit code counts the winners */
+    }
+  }
+  close(gate[0]);
+  usleep(200000); /* let them open the store */
+  close(gate[1]);
+  int winners = 0;
+  wait_all(pids, 8, 120, &winners);
+  CHECK(winners == 1, "add: %d winners of 8 (want 1)", winners);
+  printf("add: 8 processes racing, winners: %d\n", winners);
+}
+
+/* ---- reopen ---- */
+
+static void check_reopen(void) {
+  char file[512], sql[1024];
+  snprintf(file, sizeof file, "%s/app.db", g_dir);
+  snprintf(sql, sizeof sql,
+           "CREATE VIRTUAL TABLE pages USING pcache(backend=filesystem, "
+           "cache_dir='%s/pages');"
+           "INSERT INTO pages(key, value, ttl) VALUES ('/a', 'page a', 100);",
+           g_dir);
+  int fds[2];
+  if (pipe(fds) != 0) abort();
+  pid_t p = fork();
+  if (p == 0) {
+    alarm(60);
+    sqlite3 *db = open_cache(file, NULL);
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) _exit(2);
+    long long at = query_int(
+        db, "SELECT CAST(expires_at * 1000 AS INTEGER) FROM pages");
+    (void)!write(fds[1], &at, sizeof at);
+    _exit(0);
+  }
+  long long written = 0;
+  CHECK(wait_all(&p, 1, 60, NULL) == 1, "reopen: writer failed");
+  CHECK(read(fds[0], &written, sizeof written) == sizeof written,
+        "reopen: no expiry from the writer");
+  p = fork();
+  if (p == 0) {
+    alarm(60);
+    sqlite3 *db = open_cache(file, NULL);
+    long long at = query_int(
+        db, "SELECT CAST(expires_at * 1000 AS INTEGER) FROM pages "
+            "WHERE key = '/a'");
+    long long ttl = query_int(
+        db, "SELECT ttl > 99 AND ttl <= 100 FROM pages WHERE key = '/a'");
+    _exit(at == written && ttl == 1 ? 0 : 1);
+  }
+  CHECK(wait_all(&p, 1, 60, NULL) == 1,
+        "reopen: ttl or expires_at differ in another process");
+  printf("reopen: ttl and expires_at seen by another process: %s\n",
+         g_failed ? "FAIL" : "ok");
+}
+
+/* ---- crash ---- */
+
+/* The value of set number i: its length and bytes depend on i. */
+static int crash_value(int i, unsigned char *buf) {
+  int n = 50 + (i * 37) % 900;
+  for (int k = 0; k < n; k++)
+    buf[k] = (unsigned char)(i * 31 + k);
+  return n;
+}
+
+static void crash_writer(const char *dir, int run, int ack) {
+  sqlite3 *db = open_cache(":memory:", dir);
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "SELECT cache_set(?1, ?2, NULL, 'c')", -1, &st,
+                         NULL) != SQLITE_OK)
+    _exit(94);
+  unsigned char buf[1024];
+  for (int i = 0;; i++) {
+    char key[32];
+    snprintf(key, sizeof key, "%d:%d", run, i);
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(st, 2, buf, crash_value(i, buf), SQLITE_TRANSIENT);
+    if (sqlite3_step(st) != SQLITE_ROW) _exit(95);
+    sqlite3_reset(st);
+    if (write(ack, &i, sizeof i) != sizeof i) _exit(96);
+  }
+}
+
+/* Exit 0 when the store is intact and sets 0..acked of the run read back. */
+static int crash_checker(const char *dir, int run, int acked) {
+  char file[600];
+  snprintf(file, sizeof file, "%s/pocketcache.db", dir);
+  sqlite3 *raw;
+  if (sqlite3_open_v2(file, &raw, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+    return 1;
+  sqlite3_stmt *st;
+  int ok = sqlite3_prepare_v2(raw, "PRAGMA integrity_check", -1, &st, NULL) ==
+               SQLITE_OK &&
+           sqlite3_step(st) == SQLITE_ROW &&
+           strcmp((const char *)sqlite3_column_text(st, 0), "ok") == 0;
+  sqlite3_finalize(st);
+  sqlite3_close(raw);
+  if (!ok) {
+    fprintf(stderr, "crash run %d: integrity_check failed\n", run);
+    return 1;
+  }
+  sqlite3 *db = open_cache(":memory:", dir);
+  sqlite3_prepare_v2(db, "SELECT cache_get(?1, 'c')", -1, &st, NULL);
+  unsigned char want[1024];
+  for (int i = 0; i <= acked; i++) {
+    char key[32];
+    snprintf(key, sizeof key, "%d:%d", run, i);
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+    int n = crash_value(i, want);
+    if (sqlite3_step(st) != SQLITE_ROW ||
+        sqlite3_column_type(st, 0) != SQLITE_BLOB ||
+        sqlite3_column_bytes(st, 0) != n ||
+        memcmp(sqlite3_column_blob(st, 0), want, (size_t)n) != 0) {
+      fprintf(stderr, "crash run %d: acknowledged set %d does not read back\n",
+              run, i);
+      return 1;
+    }
+    sqlite3_reset(st);
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return 0;
+}
+
+static void check_crash(int runs) {
+  char dir[512];
+  snprintf(dir, sizeof dir, "%s/crash", g_dir);
+  int bad = 0;
+  long total_acked = 0;
+  srand((unsigned)time(NULL));
+  for (int run = 0; run < runs && !bad; run++) {
+    int fds[2];
+    if (pipe(fds) != 0) abort();
+    pid_t w = fork();
+    if (w == 0) {
+      alarm(60);
+      close(fds[0]);
+      crash_writer(dir, run, fds[1]);
+      _exit(0);
+    }
+    close(fds[1]);
+    /* Kill at a random moment after the first acknowledgment. */
+    int i, last = -1;
+    if (read(fds[0], &i, sizeof i) == sizeof i) last = i;
+    struct timespec ts = {0, (long)(rand() % 40) * 1000000L};
+    nanosleep(&ts, NULL);
+    kill(w, SIGKILL);
+    while (read(fds[0], &i, sizeof i) == sizeof i)
+      last = i;
+    close(fds[0]);
+    int status;
+    waitpid(w, &status, 0);
+    total_acked += last + 1;
+    pid_t c = fork();
+    if (c == 0) {
+      alarm(60);
+      _exit(crash_checker(dir, run, last));
+    }
+    if (wait_all(&c, 1, 60, NULL) != 1) bad = 1;
+  }
+  CHECK(!bad, "crash: a store did not survive SIGKILL intact");
+  printf("crash: %d SIGKILLs, %ld acknowledged sets all read back: %s\n", runs,
+         total_acked, bad ? "FAIL" : "ok");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: test_fs_procs EXTENSION [crash-runs]\n");
+    return 2;
+  }
+  g_ext = argv[1];
+  int runs = argc > 2 ? atoi(argv[2]) : 50;
+  if (!mkdtemp(g_dir)) {
+    perror("mkdtemp");
+    return 2;
+  }
+  check_incr();
+  check_add();
+  check_reopen();
+  check_crash(runs);
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
+  printf("%s\n", g_failed ? "FAILED" : "all ok");
+  return g_failed;
+}
