@@ -190,8 +190,8 @@ static void check_reopen(void) {
     alarm(60);
     sqlite3 *db = open_cache(file, NULL);
     if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) _exit(2);
-    long long at = query_int(
-        db, "SELECT CAST(expires_at * 1000 AS INTEGER) FROM pages");
+    long long at =
+        query_int(db, "SELECT CAST(expires_at * 1000 AS INTEGER) FROM pages");
     (void)!write(fds[1], &at, sizeof at);
     _exit(0);
   }
@@ -203,9 +203,9 @@ static void check_reopen(void) {
   if (p == 0) {
     alarm(60);
     sqlite3 *db = open_cache(file, NULL);
-    long long at = query_int(
-        db, "SELECT CAST(expires_at * 1000 AS INTEGER) FROM pages "
-            "WHERE key = '/a'");
+    long long at =
+        query_int(db, "SELECT CAST(expires_at * 1000 AS INTEGER) FROM pages "
+                      "WHERE key = '/a'");
     long long ttl = query_int(
         db, "SELECT ttl > 99 AND ttl <= 100 FROM pages WHERE key = '/a'");
     _exit(at == written && ttl == 1 ? 0 : 1);

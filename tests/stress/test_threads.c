@@ -3,7 +3,10 @@
 ** do 100k mixed operations on one cache through SQL; the final counters
 ** must be exact and every value read must be the one its key was given.
 **
-**   test_threads EXTENSION
+**   test_threads EXTENSION [memory|filesystem]
+**
+** With filesystem the cache is a store in a fresh temporary directory and
+** the threads do 10k operations (each write is a transaction on disk).
 */
 #include <sqlite3.h>
 
@@ -11,9 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define THREADS 4
-#define OPS 25000 /* per thread: 100k in all */
+static int OPS = 25000; /* per thread: 100k in all (memory) */
 
 static const char *g_ext;
 static int g_errors;
@@ -103,7 +107,24 @@ int main(int argc, char **argv) {
   g_ext = argv[1];
   sqlite3 *db = connect();
   if (!db) return 1;
-  sqlite3_exec(db, "SELECT cache_open('threads')", NULL, NULL, NULL);
+  char dir[] = "/tmp/pc_threads.XXXXXX";
+  int fs = argc > 2 && strcmp(argv[2], "filesystem") == 0;
+  char *open_sql;
+  if (fs) {
+    if (!mkdtemp(dir)) return 1;
+    OPS = 2500;
+    open_sql = sqlite3_mprintf("SELECT cache_open('threads', json_object("
+                               "'backend', 'filesystem', 'cache_dir', %Q))",
+                               dir);
+  } else {
+    open_sql = sqlite3_mprintf("SELECT cache_open('threads')");
+  }
+  char *err = NULL;
+  if (sqlite3_exec(db, open_sql, NULL, NULL, &err) != SQLITE_OK) {
+    fprintf(stderr, "test_threads: %s\n", err);
+    return 1;
+  }
+  sqlite3_free(open_sql);
   pthread_t th[THREADS];
   for (int i = 0; i < THREADS; i++)
     pthread_create(&th[i], NULL, worker, (void *)(size_t)i);
@@ -137,6 +158,11 @@ int main(int argc, char **argv) {
   }
   sqlite3_finalize(st);
   sqlite3_close(db);
+  if (fs) {
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+  }
   printf("%d passed, %d failed\n", checks + 1 - (g_errors > 0), failed);
   return failed ? 1 : 0;
 }
