@@ -1,0 +1,178 @@
+/*
+** test_fs: the filesystem backend through the engine's C API (pc_core,
+** linked with the system SQLite), on the manual clock: expiry, reclamation
+** by writes, eviction bounds, persistence across close and reopen, and
+** every allocation of an open, set and get failing in turn.
+*/
+#include "pc_test.h"
+
+#include <sqlite3.h>
+
+#include <stdint.h>
+#include <unistd.h>
+
+static char g_dir[] = "/tmp/pc_test_fs.XXXXXX";
+
+static pc_cache *open_fs(const char *name, const char *sub, const char *extra) {
+  char cfg[1024], err[PC_ERRMSG_MAX];
+  snprintf(cfg, sizeof cfg,
+           "{\"backend\":\"filesystem\",\"cache_dir\":\"%s/%s\"%s}", g_dir, sub,
+           extra);
+  pc_cache *c = NULL;
+  int rc = pc_cache_open(name, cfg, &c, err, sizeof err);
+  if (rc != PC_OK) fprintf(stderr, "open %s: %s\n", name, err);
+  CHECK_EQ_INT(rc, PC_OK);
+  return c;
+}
+
+static int set_text(pc_cache *c, const char *k, const char *v, int64_t ttl) {
+  pc_value val = pc_text(v, strlen(v));
+  return pc_set(c, k, strlen(k), &val, ttl, 0);
+}
+
+/* The text under k, compared with want (NULL: a miss). */
+static void check_get(pc_cache *c, const char *k, const char *want) {
+  pc_value v;
+  int rc = pc_get(c, k, strlen(k), &v);
+  if (!want) {
+    CHECK_EQ_INT(rc, PC_NOTFOUND);
+    return;
+  }
+  CHECK_EQ_INT(rc, PC_OK);
+  if (rc != PC_OK) return;
+  CHECK_EQ_INT(v.type, PC_TEXT);
+  CHECK(v.n == strlen(want) && memcmp(v.p, want, v.n) == 0);
+  pc_value_release(&v);
+}
+
+static void test_expiry_on_clock(void) {
+  pc_cache *c = open_fs("exp", "exp", "");
+  CHECK_EQ_INT(set_text(c, "a", "1", 1000), PC_OK);
+  CHECK_EQ_INT(set_text(c, "b", "2", 5000), PC_OK);
+  CHECK_EQ_INT(set_text(c, "never", "3", PC_TTL_NEVER), PC_OK);
+  int64_t ttl;
+  CHECK_EQ_INT(pc_ttl(c, "a", 1, &ttl), PC_OK);
+  CHECK_EQ_INT(ttl, 1000);
+  pc_test_advance(999);
+  check_get(c, "a", "1");
+  pc_test_advance(1);
+  check_get(c, "a", NULL); /* expires <= now: gone */
+  CHECK_EQ_INT(pc_has(c, "a", 1), PC_NOTFOUND);
+  check_get(c, "b", "2");
+  /* A write reclaims expired entries without a scan. */
+  pc_test_advance(10000);
+  CHECK_EQ_INT(set_text(c, "c", "4", PC_TTL_NEVER), PC_OK);
+  pc_stats st;
+  CHECK_EQ_INT(pc_get_stats(c, &st), PC_OK);
+  CHECK_EQ_INT(st.expirations, 2);
+  CHECK_EQ_INT(st.entries, 2);
+  check_get(c, "never", "3");
+  /* touch moves the expiry; an expired key cannot be touched. */
+  CHECK_EQ_INT(set_text(c, "t", "5", 1000), PC_OK);
+  CHECK_EQ_INT(pc_touch(c, "t", 1, 60000), PC_OK);
+  pc_test_advance(2000);
+  check_get(c, "t", "5");
+  pc_test_advance(60000);
+  CHECK_EQ_INT(pc_touch(c, "t", 1, 60000), PC_NOTFOUND);
+  pc_cache_release(c);
+  pc_cache_close("exp");
+}
+
+static void test_bounds(void) {
+  pc_cache *c = open_fs("bound", "bound", ",\"max_entries\":10");
+  char k[32];
+  for (int i = 0; i < 100; i++) {
+    snprintf(k, sizeof k, "k%d", i);
+    CHECK_EQ_INT(set_text(c, k, "value", PC_TTL_NEVER), PC_OK);
+    /* Keep k0 read: the clock passes it over. */
+    check_get(c, "k0", "value");
+  }
+  pc_stats st;
+  CHECK_EQ_INT(pc_get_stats(c, &st), PC_OK);
+  CHECK_EQ_INT(st.entries, 10);
+  CHECK_EQ_INT(st.evictions, 90);
+  check_get(c, "k99", "value"); /* the newest is never the victim */
+  pc_cache_release(c);
+  pc_cache_close("bound");
+
+  c = open_fs("bytes", "bytes", ",\"max_bytes\":4096");
+  char v[500];
+  memset(v, 'x', sizeof v - 1);
+  v[sizeof v - 1] = 0;
+  for (int i = 0; i < 50; i++) {
+    snprintf(k, sizeof k, "k%d", i);
+    CHECK_EQ_INT(set_text(c, k, v, PC_TTL_NEVER), PC_OK);
+    CHECK_EQ_INT(pc_get_stats(c, &st), PC_OK);
+    CHECK(st.bytes <= 4096);
+  }
+  pc_cache_release(c);
+  pc_cache_close("bytes");
+}
+
+static void test_persistence(void) {
+  pc_cache *c = open_fs("p", "persist", "");
+  CHECK_EQ_INT(set_text(c, "kept", "yes", 60000), PC_OK);
+  int64_t n = 0;
+  pc_value one = pc_int(1);
+  CHECK_EQ_INT(pc_set(c, "i", 1, &one, PC_TTL_DEFAULT, 0), PC_OK);
+  CHECK_EQ_INT(pc_incr(c, "i", 1, 41, PC_TTL_DEFAULT, &n), PC_OK);
+  CHECK_EQ_INT(n, 42);
+  pc_cache_release(c);
+  pc_cache_close("p");
+  c = open_fs("p2", "persist", "");
+  check_get(c, "kept", "yes");
+  int64_t ttl;
+  CHECK_EQ_INT(pc_ttl(c, "kept", 4, &ttl), PC_OK);
+  CHECK_EQ_INT(ttl, 60000);
+  CHECK_EQ_INT(pc_incr(c, "i", 1, 1, PC_TTL_DEFAULT, &n), PC_OK);
+  CHECK_EQ_INT(n, 43);
+  pc_cache_release(c);
+  pc_cache_close("p2");
+}
+
+/* Every engine allocation of open, set, get and close fails in turn:
+** each is a clean error (never a crash) and nothing leaks. */
+static void test_oom(void) {
+  long base = pc_test_live;
+  for (long n = 1; n < 1000; n++) {
+    pc_test_fail_after(n);
+    char cfg[600], err[PC_ERRMSG_MAX];
+    snprintf(cfg, sizeof cfg,
+             "{\"backend\":\"filesystem\",\"cache_dir\":\"%s/oom\"}", g_dir);
+    pc_cache *c = NULL;
+    int rc = pc_cache_open("oom", cfg, &c, err, sizeof err);
+    if (rc == PC_OK) {
+      rc = set_text(c, "k", "v", PC_TTL_NEVER);
+      CHECK(rc == PC_OK || rc == PC_NOMEM);
+      pc_value v;
+      rc = pc_get(c, "k", 1, &v);
+      CHECK(rc == PC_OK || rc == PC_NOMEM || rc == PC_NOTFOUND);
+      if (rc == PC_OK) pc_value_release(&v);
+      pc_cache_release(c);
+      pc_cache_close("oom");
+    } else {
+      CHECK(rc == PC_NOMEM);
+    }
+    long made = pc_test_alloc_count;
+    pc_test_fail_after(0);
+    CHECK_EQ_INT(pc_test_live, base);
+    if (made < n) break;
+  }
+}
+
+int main(void) {
+  pc_test_use_failing_allocator();
+  pc_test_use_manual_clock();
+  if (!mkdtemp(g_dir)) {
+    perror("mkdtemp");
+    return 1;
+  }
+  test_expiry_on_clock();
+  test_bounds();
+  test_persistence();
+  test_oom();
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
+  PC_TEST_END();
+}
