@@ -45,6 +45,19 @@ typedef struct pc_stripe {
   char pad[64 - ST_COUNT * sizeof(int64_t)];
 } pc_stripe;
 
+/* The memory tier in front of a shared store (local_max_bytes): a memory
+** store holding values read from the backend. It is dropped whenever the
+** store's version moves (a commit by any connection of any process), and
+** a key is dropped from it after every write of this process. A fill from
+** the store is skipped when an invalidation happened since the lookup
+** began (epoch), so a value older than a write never lands in it. */
+typedef struct pc_tier {
+  void *m;                  /* pc__memory_backend.close */
+  pthread_mutex_t mu;       /* orders fills against invalidations */
+  _Atomic uint64_t version; /* the store version the tier reflects */
+  _Atomic uint64_t epoch;   /* bumped by every invalidation */
+} pc_tier;
+
 struct pc_cache {
   char *name;                   /* pc__free */
   pc_config cfg;                /* pc__config_free */
@@ -54,6 +67,7 @@ struct pc_cache {
   _Atomic int refs;
   pc_stripe *stripes; /* PC_STRIPES, 64-byte aligned inside stripes_raw */
   void *stripes_raw;  /* pc__free */
+  pc_tier *tier;      /* tier_free; NULL without local_max_bytes */
 };
 
 /* ---- Statistics ---- */
@@ -112,8 +126,45 @@ uint64_t pc_registry_version(void) {
   return atomic_load_explicit(&g_reg_version, memory_order_acquire);
 }
 
+static void tier_free(pc_tier *t) {
+  if (!t) return;
+  if (t->m) pc__memory_backend.close(t->m);
+  pthread_mutex_destroy(&t->mu);
+  pc__free(t);
+}
+
+/* A tier of local_max_bytes for the store b of backend be. */
+static int tier_new(const pc_backend_methods *be, void *b,
+                    int64_t local_max_bytes, pc_tier **out) {
+  *out = NULL;
+  if (!be->version)
+    return pc__error(PC_ERROR,
+                     "local_max_bytes: backend %s cannot have a memory tier",
+                     be->name);
+  pc_tier *t = pc__malloc(sizeof *t);
+  if (!t) return pc__error(PC_NOMEM, "out of memory");
+  memset(t, 0, sizeof *t);
+  pthread_mutex_init(&t->mu, NULL);
+  pc_config tcfg;
+  pc__config_init(&tcfg);
+  tcfg.max_bytes = local_max_bytes;
+  tcfg.max_entries = 0;
+  uint64_t v = 0;
+  int rc = pc__memory_backend.open(&tcfg, &t->m);
+  pc__config_free(&tcfg);
+  if (rc == PC_OK) rc = be->version(b, &v);
+  if (rc != PC_OK) {
+    tier_free(t);
+    return rc;
+  }
+  atomic_init(&t->version, v);
+  *out = t;
+  return PC_OK;
+}
+
 static void cache_free(pc_cache *c) {
   if (!c) return;
+  tier_free(c->tier);
   if (c->b) c->be->close(c->b);
   pc__free(c->stripes_raw);
   pc__config_free(&c->cfg);
@@ -158,7 +209,10 @@ static int cache_new(const char *name, pc_config *cfg, pc_cache **out) {
   c->stripes = (pc_stripe *)(((uintptr_t)c->stripes_raw + 63) & ~(uintptr_t)63);
   memset(c->stripes, 0, sizeof(pc_stripe) * PC_STRIPES);
   int rc = be->open(cfg, &c->b);
+  if (rc == PC_OK && cfg->local_max_bytes > 0)
+    rc = tier_new(be, c->b, cfg->local_max_bytes, &c->tier);
   if (rc != PC_OK) {
+    if (c->b) be->close(c->b);
     pc__free(c->name);
     pc__free(c->stripes_raw);
     pc__free(c);
@@ -484,10 +538,88 @@ static int do_lookup(pc_cache *c, const void *key, size_t nkey, int64_t now,
   return rc;
 }
 
+/* ---- The memory tier ---- */
+
+/* Drops the whole tier when the store's version moved. */
+static int tier_sync(pc_cache *c) {
+  pc_tier *t = c->tier;
+  uint64_t v;
+  int rc = c->be->version(c->b, &v);
+  if (rc != PC_OK) return rc;
+  if (v == atomic_load_explicit(&t->version, memory_order_acquire))
+    return PC_OK;
+  pthread_mutex_lock(&t->mu);
+  if (v != atomic_load_explicit(&t->version, memory_order_relaxed)) {
+    int64_t removed;
+    pc__memory_backend.clear(t->m, PC_NOW_LAZY, &removed);
+    atomic_fetch_add(&t->epoch, 1);
+    atomic_store_explicit(&t->version, v, memory_order_release);
+  }
+  pthread_mutex_unlock(&t->mu);
+  return PC_OK;
+}
+
+/* Drops key (all keys when key is NULL) after a write of this process. */
+static void tier_invalidate(pc_cache *c, const void *key, size_t nkey) {
+  pc_tier *t = c->tier;
+  if (!t) return;
+  pthread_mutex_lock(&t->mu);
+  int64_t removed;
+  if (key)
+    pc__memory_backend.del(t->m, key, nkey, PC_NOW_LAZY);
+  else
+    pc__memory_backend.clear(t->m, PC_NOW_LAZY, &removed);
+  atomic_fetch_add(&t->epoch, 1);
+  pthread_mutex_unlock(&t->mu);
+}
+
+/* Keeps a value read from the store, unless something was invalidated
+** since the lookup began at `epoch`. The store's wall-clock expiry becomes
+** a monotonic one. */
+static void tier_fill(pc_cache *c, uint64_t epoch, const void *key, size_t nkey,
+                      const pc_buf *buf, int64_t expires) {
+  pc_tier *t = c->tier;
+  if (expires != PC_EXPIRES_NEVER) {
+    int64_t left = expires - pc_now_wall_ms();
+    if (left <= 0) return;
+    expires = pc_now_mono_ms() + left;
+  }
+  pthread_mutex_lock(&t->mu);
+  if (atomic_load_explicit(&t->epoch, memory_order_relaxed) == epoch)
+    pc__memory_backend.set(t->m, key, nkey, buf->p, buf->n, expires, 0,
+                           PC_NOW_LAZY); /* a value too big is not kept */
+  pthread_mutex_unlock(&t->mu);
+}
+
+/* pc_get through the tier: a hit is served from memory once the store's
+** version is checked; a miss reads the store and fills the tier. */
+static int tier_get(pc_cache *c, const void *key, size_t nkey, pc_value *out) {
+  pc_tier *t = c->tier;
+  int rc = tier_sync(c);
+  if (rc != PC_OK) {
+    stat_add(c, ST_ERRORS);
+    return rc;
+  }
+  uint64_t epoch = atomic_load_explicit(&t->epoch, memory_order_acquire);
+  pc_buf buf;
+  rc = pc__memory_backend.get(t->m, key, nkey, PC_NOW_LAZY, &buf, NULL);
+  if (rc == PC_NOTFOUND) {
+    int64_t expires;
+    rc = c->be->get(c->b, key, nkey, PC_NOW_LAZY, &buf, &expires);
+    if (rc == PC_OK) tier_fill(c, epoch, key, nkey, &buf, expires);
+  }
+  if (rc == PC_OK) rc = decode_buf(c, &buf, out);
+  stat_add(c, rc == PC_OK         ? ST_HITS
+              : rc == PC_NOTFOUND ? ST_MISSES
+                                  : ST_ERRORS);
+  return rc;
+}
+
 int pc_get(pc_cache *c, const void *key, size_t nkey, pc_value *out) {
   /* do_lookup without what a plain get does not need: this is the path
   ** cache_get takes, measured against SELECT ?1. */
   if ((int64_t)nkey > c->cfg.max_key_bytes) return check_key(c, nkey);
+  if (c->tier) return tier_get(c, key, nkey, out);
   pc_buf buf;
   int rc = c->be->get(c->b, key, nkey, PC_NOW_LAZY, &buf, NULL);
   if (rc == PC_OK) rc = decode_buf(c, &buf, out);
@@ -540,6 +672,7 @@ int pc_set(pc_cache *c, const void *key, size_t nkey, const pc_value *v,
   int64_t now, expires = expiry_for(c, ttl_ms, &now);
   rc = c->be->set(c->b, key, nkey, enc, nenc, expires, flags, now);
   if (enc != scratch) pc__free(enc);
+  tier_invalidate(c, key, nkey);
   if (rc == PC_OK)
     stat_add(c, ST_SETS);
   else if (rc != PC_EXISTS && rc != PC_NOTFOUND)
@@ -551,6 +684,7 @@ int pc_delete(pc_cache *c, const void *key, size_t nkey) {
   int rc = check_key(c, nkey);
   if (rc) return rc;
   rc = c->be->del(c->b, key, nkey, PC_NOW_LAZY);
+  tier_invalidate(c, key, nkey);
   if (rc == PC_OK) stat_add(c, ST_DELETES);
   return rc;
 }
@@ -581,7 +715,11 @@ int pc_touch(pc_cache *c, const void *key, size_t nkey, int64_t ttl_ms) {
   if (rc == PC_OK) rc = check_ttl(ttl_ms);
   if (rc) return rc;
   int64_t now, expires = expiry_for(c, ttl_ms, &now);
-  if (c->be->touch) return c->be->touch(c->b, key, nkey, expires, now);
+  if (c->be->touch) {
+    rc = c->be->touch(c->b, key, nkey, expires, now);
+    tier_invalidate(c, key, nkey);
+    return rc;
+  }
   /* A composition for backends without touch: not atomic against a
   ** concurrent writer of the same key, which then simply wins. */
   pc_buf buf;
@@ -589,6 +727,7 @@ int pc_touch(pc_cache *c, const void *key, size_t nkey, int64_t ttl_ms) {
   if (rc != PC_OK) return rc;
   rc = c->be->set(c->b, key, nkey, buf.p, buf.n, expires, PC_SET_XX, now);
   pc__buf_release(&buf);
+  tier_invalidate(c, key, nkey);
   return rc;
 }
 
@@ -602,6 +741,7 @@ int pc_incr(pc_cache *c, const void *key, size_t nkey, int64_t delta,
                      c->be->name);
   int64_t now, expires = expiry_for(c, ttl_ms, &now);
   rc = c->be->incr(c->b, key, nkey, delta, expires, now, c->ser->ints, result);
+  tier_invalidate(c, key, nkey);
   if (rc == PC_MISMATCH)
     return pc__error(PC_MISMATCH, "the stored value is not an integer");
   if (rc == PC_OK) stat_add(c, ST_SETS);
@@ -611,6 +751,7 @@ int pc_incr(pc_cache *c, const void *key, size_t nkey, int64_t delta,
 int pc_clear(pc_cache *c, int64_t *removed) {
   int64_t n = 0;
   int rc = c->be->clear(c->b, PC_NOW_LAZY, &n);
+  tier_invalidate(c, NULL, 0);
   if (removed) *removed = n;
   return rc;
 }

@@ -20,7 +20,8 @@
 **     to one thread at a time) and SQLITE_OPEN_NOFOLLOW, in WAL mode with a
 **     busy timeout, `synchronous` from the configuration. After fork() the
 **     child leaves the parent's connections alone (closing or using them
-**     would break the parent's locks) and opens its own.
+**     would break the parent's locks) and opens its own; an atfork handler
+**     tells it, so no operation pays for a getpid() call.
 **   - Reads are single SELECTs in autocommit: in WAL mode they never wait
 **     for a writer. A read never writes: an entry read with its visited bit
 **     clear is noted in memory, and the next write transaction of this
@@ -30,10 +31,13 @@
 **     threads and processes; the busy timeout makes a writer wait for
 **     another instead of failing. Each write also: sets the noted visited
 **     bits; removes up to FS_RECLAIM expired entries, oldest expiry first,
-**     through the partial index on expires (never a scan); evicts while the
-**     totals are over max_entries or max_bytes; and updates the one-row
-**     totals table in the same transaction.
-**   - Eviction is CLOCK (second chance) over rowid order: the hand moves
+**     through the partial index on expires (never a scan), once the
+**     earliest expiry it knows of has passed; evicts while the totals are
+**     over max_entries or max_bytes; and updates the one-row totals table
+**     in the same transaction when they moved. An overwrite of the same
+**     size with nothing to reclaim is thus four statements: BEGIN, a
+**     lookup, the UPDATE, COMMIT.
+**   - Eviction is CLOCK (second chance) over key order: the hand moves
 **     from where the last eviction stopped (meta.hand); an entry with its
 **     visited bit set loses the bit and is passed, one without it is
 **     removed. Recently read entries thus survive a lap, as in LRU, without
@@ -63,9 +67,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define FS_FORMAT 1          /* PRAGMA user_version of this store format */
@@ -75,6 +82,8 @@
 #define FS_RECLAIM 8
 #define FS_EVICT_SCAN 1024
 #define FS_VISITS 256
+#define FS_VISIT_KEY 64 /* longer keys are not noted */
+#define FS_SHM_MAP 4096 /* bytes of the WAL-index mapped: its header */
 
 /* ---- Statements of a connection ---- */
 
@@ -92,6 +101,7 @@ enum {
   Q_UNVISIT,
   Q_EXPIRED,
   Q_CLOCK,
+  Q_CLOCK_START,
   Q_META,
   Q_META_ADD,
   Q_COUNT_LIVE,
@@ -104,27 +114,29 @@ static const char *const g_sql[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
-    [Q_GET] = "SELECT id, value, expires, visited FROM entry WHERE key = ?1",
-    [Q_PEEK] = "SELECT id, size, expires, value FROM entry WHERE key = ?1",
+    [Q_GET] = "SELECT value, expires, visited FROM entry WHERE key = ?1",
+    [Q_PEEK] = "SELECT size, expires, value FROM entry WHERE key = ?1",
     [Q_INSERT] = "INSERT INTO entry(key, value, expires, size) "
                  "VALUES (?1, ?2, ?3, ?4)",
     [Q_UPDATE] = "UPDATE entry SET value = ?2, expires = ?3, size = ?4, "
-                 "visited = 1 WHERE id = ?1",
-    [Q_DELETE] = "DELETE FROM entry WHERE id = ?1",
-    [Q_TOUCH] = "UPDATE entry SET expires = ?2 WHERE id = ?1",
-    [Q_VISIT] = "UPDATE entry SET visited = 1 WHERE id = ?1",
-    [Q_UNVISIT] = "UPDATE entry SET visited = 0 WHERE id = ?1",
-    [Q_EXPIRED] = "SELECT id, size FROM entry WHERE expires <= ?1 AND "
+                 "visited = 1 WHERE key = ?1",
+    [Q_DELETE] = "DELETE FROM entry WHERE key = ?1",
+    [Q_TOUCH] = "UPDATE entry SET expires = ?2 WHERE key = ?1",
+    [Q_VISIT] = "UPDATE entry SET visited = 1 WHERE key = ?1 AND visited = 0",
+    [Q_UNVISIT] = "UPDATE entry SET visited = 0 WHERE key = ?1",
+    [Q_EXPIRED] = "SELECT key, size, expires FROM entry WHERE "
                   "expires < 9223372036854775807 ORDER BY expires LIMIT ?2",
-    [Q_CLOCK] = "SELECT id, visited, size FROM entry WHERE id > ?1 "
-                "ORDER BY id LIMIT ?2",
+    [Q_CLOCK] = "SELECT key, visited, size FROM entry WHERE key > ?1 "
+                "ORDER BY key LIMIT ?2",
+    [Q_CLOCK_START] = "SELECT key, visited, size FROM entry "
+                      "ORDER BY key LIMIT ?2",
     [Q_META] = "SELECT entries, bytes, evictions, expirations, hand FROM meta",
     [Q_META_ADD] = "UPDATE meta SET entries = entries + ?1, "
                    "bytes = bytes + ?2, evictions = evictions + ?3, "
                    "expirations = expirations + ?4, hand = ?5",
     [Q_COUNT_LIVE] = "SELECT count(*) FROM entry WHERE expires > ?1",
     [Q_DELETE_ALL] = "DELETE FROM entry",
-    [Q_META_CLEAR] = "UPDATE meta SET entries = 0, bytes = 0, hand = 0",
+    [Q_META_CLEAR] = "UPDATE meta SET entries = 0, bytes = 0, hand = NULL",
 };
 
 typedef struct fs_conn fs_conn;
@@ -140,15 +152,48 @@ typedef struct fs_store {
   int64_t max_entries, max_bytes;
   pthread_mutex_t mu; /* guards the fields below */
   fs_conn *idle;      /* connections not in use; fs_conn_close */
-  pid_t pid;          /* the process the idle connections belong to */
-  int nvisits;
-  int64_t visits[FS_VISITS]; /* rowids read with their visited bit clear */
+  unsigned gen;       /* fork_gen() the idle connections belong to */
+  /* No entry expires before this (wall ms) as far as this process knows:
+  ** the reclamation step is skipped until then. Lowered by this process's
+  ** writes; another process's earlier expiry waits for that time or for
+  ** that process's own writes (it is never served: reads check expiry). */
+  _Atomic int64_t reclaim_at;
+  _Atomic int nvisits; /* keys read with their visited bit clear: */
+  unsigned char vlen[FS_VISITS];
+  unsigned char vkey[FS_VISITS][FS_VISIT_KEY];
+  /* version(): a connection that only ever runs PRAGMA data_version, whose
+  ** value moves with every commit of any other connection. */
+  pthread_mutex_t watch_mu;   /* guards the two fields below */
+  fs_conn *watch;             /* fs_conn_close; opened on first use */
+  sqlite3_stmt *watch_st;     /* sqlite3_finalize */
+  const unsigned char *shm;   /* munmap(FS_SHM_MAP); the WAL-index, or NULL */
+  unsigned char shm_seen[48]; /* its header as last read */
+  uint64_t shm_version;       /* bumped when the header changes */
+  unsigned watch_gen;         /* fork_gen() watch belongs to */
 } fs_store;
 
 /* The change a write transaction makes to the totals. */
 typedef struct fs_delta {
   int64_t entries, bytes, evictions, expirations;
 } fs_delta;
+
+/* ---- Fork ---- */
+
+/* The number of fork()s this process descends through, counted by an
+** atfork handler: connections remember the generation they were opened in,
+** so that a child never uses or closes its parent's, without a getpid()
+** system call on every operation. */
+static _Atomic unsigned g_fork_gen;
+static pthread_once_t g_fork_once = PTHREAD_ONCE_INIT;
+static void on_fork_child(void) {
+  atomic_fetch_add(&g_fork_gen, 1);
+}
+static void fork_watch(void) {
+  pthread_atfork(NULL, NULL, on_fork_child);
+}
+static unsigned fork_gen(void) {
+  return atomic_load_explicit(&g_fork_gen, memory_order_relaxed);
+}
 
 /* ---- Errors ---- */
 
@@ -191,13 +236,46 @@ static int64_t query_int(sqlite3 *db, const char *sql, int *rc) {
   return v;
 }
 
+/* Puts the database in WAL mode (it stays so). Switching a new database
+** needs its exclusive lock, and SQLite does not wait for that lock when
+** waiting could deadlock: when several processes open a new store at
+** once, the ones that lose retry here, FS_BUSY_MS at most. */
+static int set_wal(sqlite3 *db) {
+  int rc;
+  for (int waited = 0;; waited += 5) {
+    rc = exec1(db, "PRAGMA journal_mode = WAL");
+    if ((rc & 0xff) != SQLITE_BUSY || waited >= FS_BUSY_MS) return rc;
+    struct timespec ts = {0, 5 * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+}
+
 /* Makes the file a store of this format, or says why it is not one. Runs
 ** once per store open, on its first connection. */
+/* application_id and user_version, read in one statement: one snapshot
+** (read apart, another process's creation could fall between them). */
+static int read_format(sqlite3 *db, int64_t *app, int64_t *ver) {
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(db,
+                              "SELECT a.application_id, v.user_version FROM "
+                              "pragma_application_id() a, "
+                              "pragma_user_version() v",
+                              -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      *app = sqlite3_column_int64(st, 0);
+      *ver = sqlite3_column_int64(st, 1);
+      rc = SQLITE_OK;
+    }
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
 static int fs_check_format(fs_store *s, sqlite3 *db) {
-  int rc;
-  int64_t app = query_int(db, "PRAGMA application_id", &rc);
-  if (rc != SQLITE_OK) goto sqlite_error;
-  int64_t ver = query_int(db, "PRAGMA user_version", &rc);
+  int64_t app = 0, ver = 0;
+  int rc = read_format(db, &app, &ver);
   if (rc != SQLITE_OK) goto sqlite_error;
   if (app == 0 && ver == 0) {
     /* New, or another process is creating it: decide under the write
@@ -205,7 +283,7 @@ static int fs_check_format(fs_store *s, sqlite3 *db) {
     rc = exec1(db, "BEGIN IMMEDIATE");
     if (rc != SQLITE_OK) goto sqlite_error;
     int64_t tables = query_int(db, "SELECT count(*) FROM sqlite_schema", &rc);
-    if (rc == SQLITE_OK) app = query_int(db, "PRAGMA application_id", &rc);
+    if (rc == SQLITE_OK) rc = read_format(db, &app, &ver);
     if (rc == SQLITE_OK && app == 0 && tables > 0) {
       exec1(db, "ROLLBACK");
       return pc__error(PC_ERROR,
@@ -230,8 +308,7 @@ static int fs_check_format(fs_store *s, sqlite3 *db) {
       exec1(db, "ROLLBACK");
       return keep;
     }
-    app = query_int(db, "PRAGMA application_id", &rc);
-    if (rc == SQLITE_OK) ver = query_int(db, "PRAGMA user_version", &rc);
+    rc = read_format(db, &app, &ver);
     if (rc != SQLITE_OK) goto sqlite_error;
   }
   if (app != FS_APP_ID)
@@ -283,7 +360,7 @@ static int fs_conn_open(fs_store *s, bool first, fs_conn **out) {
       [PC_SYNC_OFF] = "PRAGMA synchronous = OFF",
       [PC_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
       [PC_SYNC_FULL] = "PRAGMA synchronous = FULL"};
-  rc = exec1(c->db, "PRAGMA journal_mode = WAL");
+  rc = set_wal(c->db);
   if (rc == SQLITE_OK) rc = exec1(c->db, sync_sql[s->sync]);
   if (rc != SQLITE_OK) {
     int e = rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT
@@ -318,13 +395,13 @@ static int fs_conn_open(fs_store *s, bool first, fs_conn **out) {
 /* An idle connection of this process, or a new one. */
 static int fs_acquire(fs_store *s, fs_conn **out) {
   pthread_mutex_lock(&s->mu);
-  pid_t pid = getpid();
-  if (pid != s->pid) {
+  unsigned gen = fork_gen();
+  if (gen != s->gen) {
     /* A forked child: the parent's connections are not ours to use or to
     ** close (either would disturb the parent's locks). */
     s->idle = NULL;
     s->nvisits = 0;
-    s->pid = pid;
+    s->gen = gen;
   }
   fs_conn *c = s->idle;
   if (c) s->idle = c->next;
@@ -338,7 +415,7 @@ static int fs_acquire(fs_store *s, fs_conn **out) {
 
 static void fs_release(fs_store *s, fs_conn *c) {
   pthread_mutex_lock(&s->mu);
-  if (getpid() == s->pid) {
+  if (fork_gen() == s->gen) {
     c->next = s->idle;
     s->idle = c;
     c = NULL;
@@ -420,8 +497,14 @@ static int fs_prepare_files(const pc_config *cfg, const char *path) {
 static void fs_close(void *b) {
   fs_store *s = b;
   if (!s) return;
+  if (s->watch && s->watch_gen == fork_gen()) {
+    sqlite3_finalize(s->watch_st);
+    fs_conn_close(s->watch);
+  }
+  if (s->shm) munmap((void *)s->shm, FS_SHM_MAP);
+  pthread_mutex_destroy(&s->watch_mu);
   fs_conn *c = s->idle;
-  if (getpid() != s->pid) c = NULL; /* a child leaves them alone */
+  if (fork_gen() != s->gen) c = NULL; /* a child leaves them alone */
   while (c) {
     fs_conn *next = c->next;
     fs_conn_close(c);
@@ -449,8 +532,10 @@ static int fs_open(const pc_config *cfg, void **pb) {
   s->sync = cfg->synchronous;
   s->max_entries = cfg->max_entries;
   s->max_bytes = cfg->max_bytes;
-  s->pid = getpid();
+  pthread_once(&g_fork_once, fork_watch);
+  s->gen = fork_gen();
   pthread_mutex_init(&s->mu, NULL);
+  pthread_mutex_init(&s->watch_mu, NULL);
   int rc = fs_prepare_files(cfg, path);
   fs_conn *c = NULL;
   if (rc == PC_OK) rc = fs_conn_open(s, true, &c);
@@ -461,6 +546,26 @@ static int fs_open(const pc_config *cfg, void **pb) {
   s->idle = c;
   *pb = s;
   return PC_OK;
+}
+
+/* ---- Keys ---- */
+
+/* A copy of a key read from a statement, kept past its reset. */
+typedef struct fs_key {
+  unsigned char *p; /* pc__free */
+  size_t n;
+} fs_key;
+
+static int key_copy(fs_key *k, const void *p, size_t n) {
+  k->p = pc__malloc(n ? n : 1);
+  if (!k->p) return pc__error(PC_NOMEM, "out of memory");
+  if (n) memcpy(k->p, p, n);
+  k->n = n;
+  return PC_OK;
+}
+
+static bool key_is(const fs_key *k, const void *p, size_t n) {
+  return p && k->n == n && (n == 0 || memcmp(k->p, p, n) == 0);
 }
 
 /* ---- Reads ---- */
@@ -474,10 +579,15 @@ static inline int64_t wall(int64_t *now) {
   return *now;
 }
 
-/* Notes that row id was read with its visited bit clear. */
-static void note_visit(fs_store *s, int64_t id) {
+/* Notes that key was read with its visited bit clear. */
+static void note_visit(fs_store *s, const void *key, size_t nkey) {
+  if (nkey > FS_VISIT_KEY) return;
   pthread_mutex_lock(&s->mu);
-  if (s->nvisits < FS_VISITS) s->visits[s->nvisits++] = id;
+  if (s->nvisits < FS_VISITS) {
+    s->vlen[s->nvisits] = (unsigned char)nkey;
+    if (nkey) memcpy(s->vkey[s->nvisits], key, nkey);
+    s->nvisits++;
+  }
   pthread_mutex_unlock(&s->mu);
 }
 
@@ -491,12 +601,12 @@ static int fs_get(void *b, const void *key, size_t nkey, int64_t now,
   bind_key(st, 1, key, nkey);
   int src = sqlite3_step(st);
   if (src == SQLITE_ROW) {
-    int64_t exp = sqlite3_column_int64(st, 2);
+    int64_t exp = sqlite3_column_int64(st, 1);
     if (exp != PC_EXPIRES_NEVER && exp <= wall(&now)) {
       rc = PC_NOTFOUND;
     } else {
-      const void *p = sqlite3_column_blob(st, 1);
-      size_t n = (size_t)sqlite3_column_bytes(st, 1);
+      const void *p = sqlite3_column_blob(st, 0);
+      size_t n = (size_t)sqlite3_column_bytes(st, 0);
       unsigned char *copy = pc__malloc(n ? n : 1);
       if (!copy) {
         rc = pc__error(PC_NOMEM, "out of memory");
@@ -506,8 +616,7 @@ static int fs_get(void *b, const void *key, size_t nkey, int64_t now,
         val->n = n;
         val->free_fn = pc__free;
         if (expires) *expires = exp;
-        if (!sqlite3_column_int(st, 3))
-          note_visit(s, sqlite3_column_int64(st, 0));
+        if (!sqlite3_column_int(st, 2)) note_visit(s, key, nkey);
       }
     }
   } else if (src == SQLITE_DONE) {
@@ -516,7 +625,6 @@ static int fs_get(void *b, const void *key, size_t nkey, int64_t now,
     rc = fs_err(s, c->db, "read");
   }
   sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
   fs_release(s, c);
   return rc;
 }
@@ -538,58 +646,100 @@ static int tx_begin(fs_store *s, fs_conn *c) {
 
 /* Sets the visited bits noted since the last write. */
 static int tx_visits(fs_store *s, fs_conn *c) {
-  int64_t ids[FS_VISITS];
+  if (!atomic_load_explicit(&s->nvisits, memory_order_relaxed))
+    return PC_OK; /* one noted just now waits for the next write */
+  unsigned char len[FS_VISITS];
+  unsigned char(*keys)[FS_VISIT_KEY] = pc__malloc(sizeof s->vkey);
+  if (!keys) return pc__error(PC_NOMEM, "out of memory");
   pthread_mutex_lock(&s->mu);
   int n = s->nvisits;
-  memcpy(ids, s->visits, (size_t)n * sizeof ids[0]);
+  for (int i = 0; i < n; i++) {
+    len[i] = s->vlen[i];
+    memcpy(keys[i], s->vkey[i], len[i]);
+  }
   s->nvisits = 0;
   pthread_mutex_unlock(&s->mu);
+  int rc = PC_OK;
   sqlite3_stmt *st = c->st[Q_VISIT];
-  for (int i = 0; i < n; i++) {
-    sqlite3_bind_int64(st, 1, ids[i]);
-    if (step_done(st) != SQLITE_OK) return fs_err(s, c->db, "write");
+  for (int i = 0; i < n && rc == PC_OK; i++) {
+    bind_key(st, 1, keys[i], len[i]);
+    if (step_done(st) != SQLITE_OK) rc = fs_err(s, c->db, "write");
   }
-  return PC_OK;
+  pc__free(keys);
+  return rc;
 }
 
-/* Removes up to FS_RECLAIM expired entries other than `keep`. */
-static int tx_reclaim(fs_store *s, fs_conn *c, int64_t now, int64_t keep,
-                      fs_delta *d) {
-  int64_t ids[FS_RECLAIM], sizes[FS_RECLAIM];
-  int n = 0, rc;
+/* Lowers reclaim_at to an expiry this process just wrote. */
+static void reclaim_hint(fs_store *s, int64_t expires) {
+  int64_t at = atomic_load_explicit(&s->reclaim_at, memory_order_relaxed);
+  while (expires < at &&
+         !atomic_compare_exchange_weak(&s->reclaim_at, &at, expires)) {
+  }
+}
+
+/* Removes up to FS_RECLAIM expired entries other than `keep`, oldest
+** expiry first, when one may have expired (reclaim_at). */
+static int tx_reclaim(fs_store *s, fs_conn *c, int64_t now, const void *keep,
+                      size_t nkeep, fs_delta *d) {
+  if (now < atomic_load_explicit(&s->reclaim_at, memory_order_relaxed))
+    return PC_OK;
+  fs_key keys[FS_RECLAIM];
+  int64_t sizes[FS_RECLAIM], next = PC_EXPIRES_NEVER;
+  int n = 0, rc = PC_OK, src;
   sqlite3_stmt *st = c->st[Q_EXPIRED];
-  sqlite3_bind_int64(st, 1, now);
-  sqlite3_bind_int(st, 2, FS_RECLAIM);
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < FS_RECLAIM) {
-    ids[n] = sqlite3_column_int64(st, 0);
+  sqlite3_bind_int(st, 2, FS_RECLAIM + 1);
+  while (rc == PC_OK && (src = sqlite3_step(st)) == SQLITE_ROW) {
+    int64_t exp = sqlite3_column_int64(st, 2);
+    if (exp > now || n == FS_RECLAIM) {
+      next = exp > now ? exp : 0; /* 0: more to do at the next write */
+      break;
+    }
+    const void *k = sqlite3_column_blob(st, 0);
+    size_t nk = (size_t)sqlite3_column_bytes(st, 0);
+    if (nkeep == nk && keep && (nk == 0 || memcmp(k, keep, nk) == 0)) {
+      next = 0;
+      continue;
+    }
     sizes[n] = sqlite3_column_int64(st, 1);
-    if (ids[n] != keep) n++;
+    rc = key_copy(&keys[n], k, nk);
+    if (rc == PC_OK) n++;
   }
   sqlite3_reset(st);
-  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return fs_err(s, c->db, "write");
+  if (rc == PC_OK && src != SQLITE_DONE && src != SQLITE_ROW)
+    rc = fs_err(s, c->db, "write");
   for (int i = 0; i < n; i++) {
-    sqlite3_bind_int64(c->st[Q_DELETE], 1, ids[i]);
-    if (step_done(c->st[Q_DELETE]) != SQLITE_OK)
-      return fs_err(s, c->db, "write");
-    d->entries--;
-    d->bytes -= sizes[i];
-    d->expirations++;
+    if (rc == PC_OK) {
+      bind_key(c->st[Q_DELETE], 1, keys[i].p, keys[i].n);
+      if (step_done(c->st[Q_DELETE]) != SQLITE_OK) {
+        rc = fs_err(s, c->db, "write");
+      } else {
+        d->entries--;
+        d->bytes -= sizes[i];
+        d->expirations++;
+      }
+    }
+    pc__free(keys[i].p);
   }
-  return PC_OK;
+  if (rc == PC_OK)
+    atomic_store_explicit(&s->reclaim_at, next, memory_order_relaxed);
+  return rc;
 }
 
 /* Reads the totals as they stand in this transaction, plus d. */
 static int tx_meta(fs_store *s, fs_conn *c, const fs_delta *d, int64_t *entries,
-                   int64_t *bytes, int64_t *hand) {
+                   int64_t *bytes, fs_key *hand) {
   sqlite3_stmt *st = c->st[Q_META];
-  int rc = sqlite3_step(st);
+  int rc = sqlite3_step(st), e = PC_OK;
   if (rc == SQLITE_ROW) {
-    if (entries) *entries = sqlite3_column_int64(st, 0) + d->entries;
-    if (bytes) *bytes = sqlite3_column_int64(st, 1) + d->bytes;
-    if (hand) *hand = sqlite3_column_int64(st, 4);
+    *entries = sqlite3_column_int64(st, 0) + d->entries;
+    *bytes = sqlite3_column_int64(st, 1) + d->bytes;
+    if (sqlite3_column_type(st, 4) == SQLITE_BLOB)
+      e = key_copy(hand, sqlite3_column_blob(st, 4),
+                   (size_t)sqlite3_column_bytes(st, 4));
   }
   sqlite3_reset(st);
-  return rc == SQLITE_ROW ? PC_OK : fs_err(s, c->db, "read totals");
+  if (rc != SQLITE_ROW) return fs_err(s, c->db, "read totals");
+  return e;
 }
 
 static bool over(const fs_store *s, int64_t entries, int64_t bytes) {
@@ -599,39 +749,48 @@ static bool over(const fs_store *s, int64_t entries, int64_t bytes) {
 
 /* Evicts with the clock until the totals are within bounds, never `keep`;
 ** examines FS_EVICT_SCAN rows at most. Writes the totals and the hand. */
-static int tx_finish(fs_store *s, fs_conn *c, int64_t keep, fs_delta *d) {
-  int64_t entries = 0, bytes = 0, hand = 0;
+static int tx_finish(fs_store *s, fs_conn *c, const void *keep, size_t nkeep,
+                     fs_delta *d) {
+  if (!d->entries && !d->bytes && !d->evictions && !d->expirations)
+    return PC_OK; /* the totals did not move: still within bounds, and the
+                     totals' page stays clean */
+  int64_t entries = 0, bytes = 0;
+  fs_key hand = {NULL, 0}; /* NULL: the clock starts from the first key */
   int rc = tx_meta(s, c, d, &entries, &bytes, &hand);
-  if (rc != PC_OK) return rc;
   int examined = 0, wraps = 0;
-  while (over(s, entries, bytes) && examined < FS_EVICT_SCAN && wraps < 3) {
-    int64_t ids[64], sizes[64];
-    int vis[64], n = 0, src;
-    sqlite3_stmt *st = c->st[Q_CLOCK];
-    sqlite3_bind_int64(st, 1, hand);
-    sqlite3_bind_int(st, 2, 64);
-    while ((src = sqlite3_step(st)) == SQLITE_ROW && n < 64) {
-      ids[n] = sqlite3_column_int64(st, 0);
+  while (rc == PC_OK && over(s, entries, bytes) && examined < FS_EVICT_SCAN &&
+         wraps < 3) {
+    enum { BATCH = 64 };
+    fs_key keys[BATCH];
+    int64_t sizes[BATCH];
+    int vis[BATCH], n = 0, src = SQLITE_DONE;
+    sqlite3_stmt *st = c->st[hand.p ? Q_CLOCK : Q_CLOCK_START];
+    if (hand.p) bind_key(st, 1, hand.p, hand.n);
+    sqlite3_bind_int(st, 2, BATCH);
+    while (rc == PC_OK && n < BATCH && (src = sqlite3_step(st)) == SQLITE_ROW) {
       vis[n] = sqlite3_column_int(st, 1);
       sizes[n] = sqlite3_column_int64(st, 2);
-      n++;
+      rc = key_copy(&keys[n], sqlite3_column_blob(st, 0),
+                    (size_t)sqlite3_column_bytes(st, 0));
+      if (rc == PC_OK) n++;
     }
     sqlite3_reset(st);
-    if (src != SQLITE_DONE && src != SQLITE_ROW)
-      return fs_err(s, c->db, "evict");
-    if (n == 0) { /* the end of the table: start over */
-      hand = 0;
+    if (rc == PC_OK && n < BATCH && src != SQLITE_DONE)
+      rc = fs_err(s, c->db, "evict");
+    if (rc == PC_OK && n == 0) { /* the end of the table: start over */
+      pc__free(hand.p);
+      hand.p = NULL;
       wraps++;
-      continue;
     }
-    for (int i = 0; i < n && over(s, entries, bytes); i++) {
-      hand = ids[i];
+    int i = 0;
+    for (; rc == PC_OK && i < n && over(s, entries, bytes); i++) {
       examined++;
-      if (ids[i] == keep) continue;
+      if (key_is(&keys[i], keep, nkeep)) continue;
       sqlite3_stmt *w = c->st[vis[i] ? Q_UNVISIT : Q_DELETE];
-      sqlite3_bind_int64(w, 1, ids[i]);
-      if (step_done(w) != SQLITE_OK) return fs_err(s, c->db, "evict");
-      if (!vis[i]) {
+      bind_key(w, 1, keys[i].p, keys[i].n);
+      if (step_done(w) != SQLITE_OK) {
+        rc = fs_err(s, c->db, "evict");
+      } else if (!vis[i]) {
         entries--;
         bytes -= sizes[i];
         d->entries--;
@@ -639,15 +798,28 @@ static int tx_finish(fs_store *s, fs_conn *c, int64_t keep, fs_delta *d) {
         d->evictions++;
       }
     }
+    if (i > 0) { /* the hand stops at the last key examined */
+      pc__free(hand.p);
+      hand = keys[i - 1];
+      keys[i - 1].p = NULL;
+    }
+    for (int k = 0; k < n; k++)
+      pc__free(keys[k].p);
   }
-  sqlite3_stmt *st = c->st[Q_META_ADD];
-  sqlite3_bind_int64(st, 1, d->entries);
-  sqlite3_bind_int64(st, 2, d->bytes);
-  sqlite3_bind_int64(st, 3, d->evictions);
-  sqlite3_bind_int64(st, 4, d->expirations);
-  sqlite3_bind_int64(st, 5, hand);
-  if (step_done(st) != SQLITE_OK) return fs_err(s, c->db, "write totals");
-  return PC_OK;
+  if (rc == PC_OK) {
+    sqlite3_stmt *st = c->st[Q_META_ADD];
+    sqlite3_bind_int64(st, 1, d->entries);
+    sqlite3_bind_int64(st, 2, d->bytes);
+    sqlite3_bind_int64(st, 3, d->evictions);
+    sqlite3_bind_int64(st, 4, d->expirations);
+    if (hand.p)
+      bind_key(st, 5, hand.p, hand.n);
+    else
+      sqlite3_bind_null(st, 5);
+    if (step_done(st) != SQLITE_OK) rc = fs_err(s, c->db, "write totals");
+  }
+  pc__free(hand.p);
+  return rc;
 }
 
 /* Commits when rc is PC_OK (or a "nothing to do" outcome), else rolls
@@ -664,7 +836,7 @@ static int tx_end(fs_store *s, fs_conn *c, int rc) {
 /* The entry under key as this transaction sees it. */
 typedef struct fs_row {
   bool found, live;
-  int64_t id, size, expires;
+  int64_t size, expires;
 } fs_row;
 
 static int tx_peek(fs_store *s, fs_conn *c, const void *key, size_t nkey,
@@ -676,44 +848,39 @@ static int tx_peek(fs_store *s, fs_conn *c, const void *key, size_t nkey,
   memset(r, 0, sizeof *r);
   if (rc == SQLITE_ROW) {
     r->found = true;
-    r->id = sqlite3_column_int64(st, 0);
-    r->size = sqlite3_column_int64(st, 1);
-    r->expires = sqlite3_column_int64(st, 2);
+    r->size = sqlite3_column_int64(st, 0);
+    r->expires = sqlite3_column_int64(st, 1);
     r->live = r->expires == PC_EXPIRES_NEVER || r->expires > wall(now);
     if (codec && r->live)
-      *irc = codec->decode(sqlite3_column_blob(st, 3),
-                           (size_t)sqlite3_column_bytes(st, 3), ival);
+      *irc = codec->decode(sqlite3_column_blob(st, 2),
+                           (size_t)sqlite3_column_bytes(st, 2), ival);
   }
   sqlite3_reset(st);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fs_err(s, c->db, "read");
   return PC_OK;
 }
 
-/* Writes (key, val, expires) over row r or as a new row; *id = its rowid. */
+/* Writes (key, val, expires) over row r or as a new row. */
 static int tx_put(fs_store *s, fs_conn *c, const fs_row *r, const void *key,
                   size_t nkey, const void *val, size_t nval, int64_t expires,
-                  fs_delta *d, int64_t *id) {
+                  fs_delta *d) {
   int64_t size = (int64_t)(nkey + nval);
+  if (expires != PC_EXPIRES_NEVER) reclaim_hint(s, expires);
   sqlite3_stmt *st;
   if (r->found) {
     st = c->st[Q_UPDATE];
-    sqlite3_bind_int64(st, 1, r->id);
     d->bytes += size - r->size;
     if (!r->live) d->expirations++;
-    *id = r->id;
   } else {
     st = c->st[Q_INSERT];
-    bind_key(st, 1, key, nkey);
     d->entries++;
     d->bytes += size;
   }
+  bind_key(st, 1, key, nkey);
   sqlite3_bind_blob64(st, 2, nval ? val : "", nval, SQLITE_STATIC);
   sqlite3_bind_int64(st, 3, expires);
   sqlite3_bind_int64(st, 4, size);
-  int rc = step_done(st);
-  sqlite3_clear_bindings(st);
-  if (rc != SQLITE_OK) return fs_err(s, c->db, "write");
-  if (!r->found) *id = sqlite3_last_insert_rowid(c->db);
+  if (step_done(st) != SQLITE_OK) return fs_err(s, c->db, "write");
   return PC_OK;
 }
 
@@ -727,7 +894,6 @@ static int fs_set(void *b, const void *key, size_t nkey, const void *val,
   if (rc != PC_OK) return rc;
   fs_delta d = {0};
   fs_row r;
-  int64_t id = 0;
   rc = tx_begin(s, c);
   if (rc != PC_OK) goto out;
   rc = tx_visits(s, c);
@@ -739,10 +905,10 @@ static int fs_set(void *b, const void *key, size_t nkey, const void *val,
     rc = PC_NOTFOUND;
   } else {
     if ((flags & PC_SET_KEEPTTL) && r.live) expires = r.expires;
-    rc = tx_put(s, c, &r, key, nkey, val, nval, expires, &d, &id);
+    rc = tx_put(s, c, &r, key, nkey, val, nval, expires, &d);
   }
-  if (rc == PC_OK) rc = tx_reclaim(s, c, wall(&now), id, &d);
-  if (rc == PC_OK) rc = tx_finish(s, c, id, &d);
+  if (rc == PC_OK) rc = tx_reclaim(s, c, wall(&now), key, nkey, &d);
+  if (rc == PC_OK) rc = tx_finish(s, c, key, nkey, &d);
 end:
   rc = tx_end(s, c, rc);
 out:
@@ -762,14 +928,14 @@ static int fs_del(void *b, const void *key, size_t nkey, int64_t now) {
   rc = tx_visits(s, c);
   if (rc == PC_OK) rc = tx_peek(s, c, key, nkey, &now, &r, NULL, NULL, NULL);
   if (rc == PC_OK && r.found) {
-    sqlite3_bind_int64(c->st[Q_DELETE], 1, r.id);
+    bind_key(c->st[Q_DELETE], 1, key, nkey);
     if (step_done(c->st[Q_DELETE]) != SQLITE_OK) rc = fs_err(s, c->db, "write");
     d.entries--;
     d.bytes -= r.size;
     if (!r.live) d.expirations++;
   }
-  if (rc == PC_OK) rc = tx_reclaim(s, c, wall(&now), 0, &d);
-  if (rc == PC_OK) rc = tx_finish(s, c, 0, &d);
+  if (rc == PC_OK) rc = tx_reclaim(s, c, wall(&now), NULL, 0, &d);
+  if (rc == PC_OK) rc = tx_finish(s, c, NULL, 0, &d);
   if (rc == PC_OK && !r.live) rc = PC_NOTFOUND;
   rc = tx_end(s, c, rc);
 out:
@@ -814,7 +980,8 @@ static int fs_touch(void *b, const void *key, size_t nkey, int64_t expires,
   if (rc == PC_OK && !r.live) rc = PC_NOTFOUND;
   if (rc == PC_OK) {
     sqlite3_stmt *st = c->st[Q_TOUCH];
-    sqlite3_bind_int64(st, 1, r.id);
+    if (expires != PC_EXPIRES_NEVER) reclaim_hint(s, expires);
+    bind_key(st, 1, key, nkey);
     sqlite3_bind_int64(st, 2, expires);
     if (step_done(st) != SQLITE_OK) rc = fs_err(s, c->db, "write");
   }
@@ -833,7 +1000,7 @@ static int fs_incr(void *b, const void *key, size_t nkey, int64_t delta,
   if (rc != PC_OK) return rc;
   fs_delta d = {0};
   fs_row r;
-  int64_t cur = 0, next = 0, id = 0;
+  int64_t cur = 0, next = 0;
   int irc = PC_OK;
   rc = tx_begin(s, c);
   if (rc != PC_OK) goto out;
@@ -848,10 +1015,10 @@ static int fs_incr(void *b, const void *key, size_t nkey, int64_t delta,
   if (rc == PC_OK) {
     unsigned char buf[PC_INT_ENCODED_MAX];
     size_t n = codec->encode(next, buf);
-    rc = tx_put(s, c, &r, key, nkey, buf, n, expires, &d, &id);
+    rc = tx_put(s, c, &r, key, nkey, buf, n, expires, &d);
   }
-  if (rc == PC_OK) rc = tx_reclaim(s, c, wall(&now), id, &d);
-  if (rc == PC_OK) rc = tx_finish(s, c, id, &d);
+  if (rc == PC_OK) rc = tx_reclaim(s, c, wall(&now), key, nkey, &d);
+  if (rc == PC_OK) rc = tx_finish(s, c, key, nkey, &d);
   rc = tx_end(s, c, rc);
   if (rc == PC_OK) *result = next;
 out:
@@ -977,6 +1144,93 @@ static int fs_scan_next(void *p, pc_backend_item *item) {
   }
 }
 
+/* ---- Version (for a memory tier) ---- */
+
+/*
+** A commit by any connection of any process rewrites the header of the
+** WAL-index (the -shm file, format documented in SQLite's walformat.html):
+** mxFrame grows with every commit, and the salts change when the WAL
+** starts over. version() maps that header read-only and compares it with
+** the copy it saw last: a few dozen nanoseconds, no lock, no system call.
+** A torn read only looks like a change (the tier is dropped for nothing);
+** a completed commit always changes the bytes.
+**
+** The watch connection keeps the -shm file alive: while it is open it
+** holds its shared lock on the database, so no other connection can be
+** the last one to close and remove the file. If the file cannot be mapped
+** (another VFS), PRAGMA data_version on the watch connection is the test
+** instead: it moves with every commit of any other connection, at the
+** cost of a read transaction per call.
+*/
+static int fs_watch_open(fs_store *s) {
+  int rc = fs_conn_open(s, false, &s->watch);
+  if (rc != PC_OK) return rc;
+  if (sqlite3_prepare_v3(s->watch->db, "PRAGMA data_version", -1,
+                         SQLITE_PREPARE_PERSISTENT, &s->watch_st,
+                         NULL) != SQLITE_OK ||
+      sqlite3_step(s->watch_st) != SQLITE_ROW) {
+    rc = fs_err(s, s->watch->db, "cannot read the data version");
+    sqlite3_finalize(s->watch_st);
+    fs_conn_close(s->watch);
+    s->watch = NULL;
+    s->watch_st = NULL;
+    return rc;
+  }
+  sqlite3_reset(s->watch_st);
+  /* The read above made sure the WAL-index exists. */
+  size_t n = strlen(s->path);
+  char *shm = pc__malloc(n + sizeof "-shm");
+  if (!shm) return PC_OK; /* the PRAGMA does the work */
+  memcpy(shm, s->path, n);
+  memcpy(shm + n, "-shm", sizeof "-shm");
+  int fd = open(shm, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  pc__free(shm);
+  if (fd < 0) return PC_OK;
+  struct stat st;
+  void *p = MAP_FAILED;
+  if (fstat(fd, &st) == 0 && st.st_size >= FS_SHM_MAP)
+    p = mmap(NULL, FS_SHM_MAP, PROT_READ, MAP_SHARED, fd, 0);
+  close(fd);
+  if (p != MAP_FAILED) {
+    s->shm = p;
+    memcpy(s->shm_seen, s->shm, sizeof s->shm_seen);
+  }
+  return PC_OK;
+}
+
+static int fs_version(void *b, uint64_t *out) {
+  fs_store *s = b;
+  int rc = PC_OK;
+  pthread_mutex_lock(&s->watch_mu);
+  unsigned gen = fork_gen();
+  if (s->watch && s->watch_gen != gen) {
+    s->watch = NULL; /* the parent's, after fork: left alone */
+    s->watch_st = NULL;
+  }
+  if (!s->watch) {
+    rc = fs_watch_open(s);
+    s->watch_gen = gen;
+  }
+  if (rc == PC_OK && s->shm) {
+    unsigned char now[sizeof s->shm_seen];
+    atomic_thread_fence(memory_order_acquire);
+    memcpy(now, s->shm, sizeof now);
+    if (memcmp(now, s->shm_seen, sizeof now) != 0) {
+      memcpy(s->shm_seen, now, sizeof now);
+      s->shm_version++;
+    }
+    *out = s->shm_version;
+  } else if (rc == PC_OK) {
+    if (sqlite3_step(s->watch_st) == SQLITE_ROW)
+      *out = (uint64_t)sqlite3_column_int64(s->watch_st, 0);
+    else
+      rc = fs_err(s, s->watch->db, "read the data version");
+    sqlite3_reset(s->watch_st);
+  }
+  pthread_mutex_unlock(&s->watch_mu);
+  return rc;
+}
+
 /* ---- Statistics ---- */
 
 static void fs_stats(void *b, pc_stats *out) {
@@ -1009,4 +1263,5 @@ const pc_backend_methods pc__filesystem_backend = {
     .scan_next = fs_scan_next,
     .scan_close = fs_scan_close,
     .stats = fs_stats,
+    .version = fs_version,
 };

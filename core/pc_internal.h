@@ -115,6 +115,11 @@ typedef struct pc_backend_methods {
   void (*scan_close)(void *it);
   /* Counters the backend keeps: entries, bytes, evictions, expirations. */
   void (*stats)(void *b, pc_stats *out);
+  /* A number that changes whenever any connection of any process commits
+  ** a change to the store, cheap enough to read before every get: a memory
+  ** tier in front of the store (local_max_bytes) is dropped when it moves.
+  ** NULL: the backend cannot have a memory tier. */
+  int (*version)(void *b, uint64_t *out);
 } pc_backend_methods;
 
 extern const pc_backend_methods pc__memory_backend;

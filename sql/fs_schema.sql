@@ -5,36 +5,37 @@
 -- PRAGMA user_version (the store format) and application_id (what tells a
 -- PocketCache store from any other SQLite file).
 --
--- entry: one row per cache entry. key and value are the bytes the engine
--- hands the backend (the value already encoded by the serializer). expires
--- is Unix time in milliseconds, 9223372036854775807 for an entry that never
+-- entry: one row per cache entry, in key order (WITHOUT ROWID: a lookup
+-- is one b-tree descent). key and value are the bytes the engine hands the
+-- backend (the value already encoded by the serializer). expires is Unix
+-- time in milliseconds, 9223372036854775807 for an entry that never
 -- expires. size is length(key) + length(value), the bytes the max_bytes
 -- bound counts. visited is the eviction policy's second-chance bit: set
 -- (in batches, never by the read itself) when the entry is read, cleared as
 -- the clock hand passes.
 CREATE TABLE entry(
-  id INTEGER PRIMARY KEY,
-  key BLOB NOT NULL UNIQUE,
+  key BLOB PRIMARY KEY,
   value BLOB NOT NULL,
   expires INTEGER NOT NULL,
   size INTEGER NOT NULL,
   visited INTEGER NOT NULL DEFAULT 0
-);
+) WITHOUT ROWID;
 
 -- Entries that can expire, oldest expiry first: what the reclamation step
 -- of every write reads, without a scan.
 CREATE INDEX entry_expires ON entry(expires)
   WHERE expires < 9223372036854775807;
 
--- One row of totals, changed in the transaction of every write, so that
--- bounds are checked without counting and every process sees the same
--- numbers. hand is the rowid where the eviction clock stopped.
+-- One row of totals, changed in the transaction of every write that
+-- changes them, so that bounds are checked without counting and every
+-- process sees the same numbers. hand is the key where the eviction clock
+-- stopped (NULL: at the start).
 CREATE TABLE meta(
   id INTEGER PRIMARY KEY CHECK (id = 1),
   entries INTEGER NOT NULL,
   bytes INTEGER NOT NULL,
   evictions INTEGER NOT NULL,
   expirations INTEGER NOT NULL,
-  hand INTEGER NOT NULL
+  hand BLOB
 );
-INSERT INTO meta VALUES (1, 0, 0, 0, 0, 0);
+INSERT INTO meta VALUES (1, 0, 0, 0, 0, NULL);
