@@ -53,3 +53,17 @@ WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50)
 SELECT count(cache_set('k' || i, zeroblob(100), NULL, 'tiny')) FROM n;
 SELECT json_extract(cache_stats('tiny'), '$.bytes') <= 1000, json_extract(cache_stats('tiny'), '$.entries');
 SELECT cache_set('big', zeroblob(2000), NULL, 'tiny');
+-- A memory tier in front of the store (local_max_bytes) serves repeated
+-- reads from memory, and never a value another writer has replaced: cache
+-- 'other' shares the directory with its own connections, as another
+-- process would.
+SELECT cache_open('tiered', '{"backend":"filesystem","cache_dir":"store/shared","local_max_bytes":"1MB"}');
+SELECT cache_open('other', '{"backend":"filesystem","cache_dir":"store/shared"}');
+SELECT cache_set('k', 'v1', NULL, 'tiered'), cache_get('k', 'tiered'), cache_get('k', 'tiered');
+SELECT cache_set('k', 'v2', NULL, 'other');
+SELECT cache_get('k', 'tiered');
+SELECT cache_delete('k', 'other'), cache_get('k', 'tiered') IS NULL;
+SELECT cache_set('k', 'v3', 60, 'tiered'), cache_get('k', 'tiered'), cache_ttl('k', 'tiered') BETWEEN 59 AND 60;
+SELECT cache_clear('other'), cache_get('k', 'tiered') IS NULL;
+-- The memory backend has no tier to put in front of it.
+SELECT cache_open('nomem', '{"local_max_bytes":"1MB"}');

@@ -11,6 +11,10 @@
 **          directory (the store's creation races too).
 **   reopen a pcache table written by one process shows the same ttl and
 **          expires_at in another.
+**   tier   a reader with a memory tier (local_max_bytes) and a writer in
+**          another process: 300 times the writer commits a new value and
+**          says so on a pipe, and the reader's next get returns exactly it
+**          (never the value its tier held).
 **   crash  a writer acknowledges each cache_set on a pipe and is killed
 **          with SIGKILL at a random moment, crash-runs times (default 50):
 **          every time PRAGMA integrity_check is ok and every acknowledged
@@ -229,6 +233,65 @@ static void check_reopen(void) {
          g_failed ? "FAIL" : "ok");
 }
 
+/* ---- tier ---- */
+
+static void check_tier(void) {
+  char dir[512];
+  snprintf(dir, sizeof dir, "%s/tier", g_dir);
+  int to_reader[2], to_writer[2];
+  if (pipe(to_reader) != 0 || pipe(to_writer) != 0) abort();
+  pid_t pids[2];
+  pids[0] = fork();
+  if (pids[0] == 0) { /* the reader */
+    alarm(60);
+    close(to_reader[1]);
+    close(to_writer[0]);
+    sqlite3 *db = open_cache(":memory:", NULL);
+    char *sql = sqlite3_mprintf(
+        "SELECT cache_open('c', json_object('backend', 'filesystem', "
+        "'cache_dir', %Q, 'local_max_bytes', '1MB'))",
+        dir);
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) _exit(97);
+    int i, bad = 0;
+    while (read(to_reader[0], &i, sizeof i) == sizeof i) {
+      /* Twice: the first read may fill the tier, the second is served
+      ** from it. */
+      for (int k = 0; k < 2; k++)
+        if (query_int(db, "SELECT cache_get('k', 'c')") != i) {
+          fprintf(stderr, "tier: wrote %d, read something else\n", i);
+          bad++;
+        }
+      if (write(to_writer[1], &i, sizeof i) != sizeof i) _exit(98);
+    }
+    _exit(bad ? 1 : 0);
+  }
+  pids[1] = fork();
+  if (pids[1] == 0) { /* the writer */
+    alarm(60);
+    close(to_reader[0]);
+    close(to_writer[1]);
+    sqlite3 *db = open_cache(":memory:", dir);
+    for (int i = 1; i <= 300; i++) {
+      char sql[64];
+      snprintf(sql, sizeof sql, "SELECT cache_set('k', %d, NULL, 'c')", i);
+      query_int(db, sql);
+      int back;
+      if (write(to_reader[1], &i, sizeof i) != sizeof i ||
+          read(to_writer[0], &back, sizeof back) != sizeof back)
+        _exit(99);
+    }
+    _exit(0);
+  }
+  close(to_reader[0]);
+  close(to_reader[1]);
+  close(to_writer[0]);
+  close(to_writer[1]);
+  int ok = wait_all(pids, 2, 120, NULL);
+  CHECK(ok == 2, "tier: a reader served a value older than a committed write");
+  printf("tier: 300 writes by another process, each seen at once: %s\n",
+         ok == 2 ? "ok" : "FAIL");
+}
+
 /* ---- crash ---- */
 
 /* The value of set number i: its length and bytes depend on i. */
@@ -353,6 +416,7 @@ int main(int argc, char **argv) {
   check_incr();
   check_add();
   check_reopen();
+  check_tier();
   check_crash(runs);
   char cmd[600];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
