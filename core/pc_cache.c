@@ -593,7 +593,8 @@ static void tier_fill(pc_cache *c, uint64_t epoch, const void *key, size_t nkey,
 
 /* pc_get through the tier: a hit is served from memory once the store's
 ** version is checked; a miss reads the store and fills the tier. */
-static int tier_get(pc_cache *c, const void *key, size_t nkey, pc_value *out) {
+static __attribute__((noinline)) int tier_get(pc_cache *c, const void *key,
+                                              size_t nkey, pc_value *out) {
   pc_tier *t = c->tier;
   int rc = tier_sync(c);
   if (rc != PC_OK) {
