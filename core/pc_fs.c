@@ -95,6 +95,7 @@ enum {
   Q_PEEK,
   Q_INSERT,
   Q_UPDATE,
+  Q_UPDATE_SAME_XB,
   Q_DELETE,
   Q_TOUCH,
   Q_VISIT,
@@ -116,16 +117,19 @@ static const char *const g_sql[Q_COUNT] = {
     [Q_ROLLBACK] = "ROLLBACK",
     [Q_GET] = "SELECT value, expires, visited FROM entry WHERE key = ?1",
     [Q_PEEK] = "SELECT size, expires, value FROM entry WHERE key = ?1",
-    [Q_INSERT] = "INSERT INTO entry(key, value, expires, size) "
-                 "VALUES (?1, ?2, ?3, ?4)",
+    [Q_INSERT] = "INSERT INTO entry(key, value, expires, size, xb) "
+                 "VALUES (?1, ?2, ?3, ?4, ?5)",
     [Q_UPDATE] = "UPDATE entry SET value = ?2, expires = ?3, size = ?4, "
-                 "visited = 1 WHERE key = ?1",
+                 "xb = ?5, visited = 1 WHERE key = ?1",
+    /* Leaves xb, and so the index on it, untouched. */
+    [Q_UPDATE_SAME_XB] = "UPDATE entry SET value = ?2, expires = ?3, "
+                         "size = ?4, visited = 1 WHERE key = ?1",
     [Q_DELETE] = "DELETE FROM entry WHERE key = ?1",
-    [Q_TOUCH] = "UPDATE entry SET expires = ?2 WHERE key = ?1",
+    [Q_TOUCH] = "UPDATE entry SET expires = ?2, xb = ?3 WHERE key = ?1",
     [Q_VISIT] = "UPDATE entry SET visited = 1 WHERE key = ?1 AND visited = 0",
     [Q_UNVISIT] = "UPDATE entry SET visited = 0 WHERE key = ?1",
-    [Q_EXPIRED] = "SELECT key, size, expires FROM entry WHERE "
-                  "expires < 9223372036854775807 ORDER BY expires LIMIT ?2",
+    [Q_EXPIRED] = "SELECT key, size, expires, xb FROM entry WHERE "
+                  "xb IS NOT NULL ORDER BY xb LIMIT ?2",
     [Q_CLOCK] = "SELECT key, visited, size FROM entry WHERE key > ?1 "
                 "ORDER BY key LIMIT ?2",
     [Q_CLOCK_START] = "SELECT key, visited, size FROM entry "
@@ -548,6 +552,24 @@ static int fs_open(const pc_config *cfg, void **pb) {
   return PC_OK;
 }
 
+/* ---- Expiry buckets ---- */
+
+/* The expiry bucket an entry is indexed under: its expiry in units of
+** 2^16 ms (about 65 s), NULL (-1 here) for an entry that never expires.
+** Rewriting an entry with an expiry in the same bucket (a refresh with the
+** same TTL within a minute) leaves the index page alone: one page less to
+** write to the WAL per set. */
+#define FS_XB_SHIFT 16
+static int64_t xbucket(int64_t expires) {
+  return expires == PC_EXPIRES_NEVER ? -1 : expires >> FS_XB_SHIFT;
+}
+static void bind_xb(sqlite3_stmt *st, int i, int64_t expires) {
+  if (expires == PC_EXPIRES_NEVER)
+    sqlite3_bind_null(st, i);
+  else
+    sqlite3_bind_int64(st, i, xbucket(expires));
+}
+
 /* ---- Keys ---- */
 
 /* A copy of a key read from a statement, kept past its reset. */
@@ -688,11 +710,23 @@ static int tx_reclaim(fs_store *s, fs_conn *c, int64_t now, const void *keep,
   int n = 0, rc = PC_OK, src;
   sqlite3_stmt *st = c->st[Q_EXPIRED];
   sqlite3_bind_int(st, 2, FS_RECLAIM + 1);
+  /* Buckets in order; within one, keys in order: stop at the first bucket
+  ** that starts after now, skip live entries of earlier buckets (the next
+  ** reclamation is due when the first of them expires). */
   while (rc == PC_OK && (src = sqlite3_step(st)) == SQLITE_ROW) {
     int64_t exp = sqlite3_column_int64(st, 2);
-    if (exp > now || n == FS_RECLAIM) {
-      next = exp > now ? exp : 0; /* 0: more to do at the next write */
+    int64_t xb = sqlite3_column_int64(st, 3);
+    if (xb > xbucket(now)) {
+      next = xb << FS_XB_SHIFT < next ? xb << FS_XB_SHIFT : next;
       break;
+    }
+    if (n == FS_RECLAIM) {
+      next = 0; /* more to do at the next write */
+      break;
+    }
+    if (exp > now) {
+      if (exp < next) next = exp;
+      continue;
     }
     const void *k = sqlite3_column_blob(st, 0);
     size_t nk = (size_t)sqlite3_column_bytes(st, 0);
@@ -867,8 +901,9 @@ static int tx_put(fs_store *s, fs_conn *c, const fs_row *r, const void *key,
   int64_t size = (int64_t)(nkey + nval);
   if (expires != PC_EXPIRES_NEVER) reclaim_hint(s, expires);
   sqlite3_stmt *st;
+  bool same_xb = r->found && xbucket(r->expires) == xbucket(expires);
   if (r->found) {
-    st = c->st[Q_UPDATE];
+    st = c->st[same_xb ? Q_UPDATE_SAME_XB : Q_UPDATE];
     d->bytes += size - r->size;
     if (!r->live) d->expirations++;
   } else {
@@ -880,6 +915,7 @@ static int tx_put(fs_store *s, fs_conn *c, const fs_row *r, const void *key,
   sqlite3_bind_blob64(st, 2, nval ? val : "", nval, SQLITE_STATIC);
   sqlite3_bind_int64(st, 3, expires);
   sqlite3_bind_int64(st, 4, size);
+  if (!same_xb) bind_xb(st, 5, expires);
   if (step_done(st) != SQLITE_OK) return fs_err(s, c->db, "write");
   return PC_OK;
 }
@@ -983,6 +1019,7 @@ static int fs_touch(void *b, const void *key, size_t nkey, int64_t expires,
     if (expires != PC_EXPIRES_NEVER) reclaim_hint(s, expires);
     bind_key(st, 1, key, nkey);
     sqlite3_bind_int64(st, 2, expires);
+    bind_xb(st, 3, expires);
     if (step_done(st) != SQLITE_OK) rc = fs_err(s, c->db, "write");
   }
   rc = tx_end(s, c, rc);

@@ -9,7 +9,10 @@
 -- is one b-tree descent). key and value are the bytes the engine hands the
 -- backend (the value already encoded by the serializer). expires is Unix
 -- time in milliseconds, 9223372036854775807 for an entry that never
--- expires. size is length(key) + length(value), the bytes the max_bytes
+-- expires. xb is the expiry bucket, expires >> 16 (units of about 65 s),
+-- NULL when it never expires: the index is on the bucket, so refreshing an
+-- entry with the same TTL within a minute does not rewrite the index.
+-- size is length(key) + length(value), the bytes the max_bytes
 -- bound counts. visited is the eviction policy's second-chance bit: set
 -- (in batches, never by the read itself) when the entry is read, cleared as
 -- the clock hand passes.
@@ -17,14 +20,14 @@ CREATE TABLE entry(
   key BLOB PRIMARY KEY,
   value BLOB NOT NULL,
   expires INTEGER NOT NULL,
+  xb INTEGER,
   size INTEGER NOT NULL,
   visited INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 
--- Entries that can expire, oldest expiry first: what the reclamation step
--- of every write reads, without a scan.
-CREATE INDEX entry_expires ON entry(expires)
-  WHERE expires < 9223372036854775807;
+-- Entries that can expire, earliest bucket first: what the reclamation
+-- step of a write reads, without a scan.
+CREATE INDEX entry_expires ON entry(xb) WHERE xb IS NOT NULL;
 
 -- One row of totals, changed in the transaction of every write that
 -- changes them, so that bounds are checked without counting and every
