@@ -92,6 +92,23 @@ PC_TEST_UNUSED static void pc_test_fail_after(long n) {
   pc_test_fail_at = n;
 }
 
+/* Runs attempt() with allocation 1, 2, 3... failing in turn, until an
+** attempt makes fewer allocations than the one failed (each has had its
+** turn), at most `max` times; after each, every allocation made must have
+** been freed. attempt() checks that each failure is a clean error. */
+PC_TEST_UNUSED static void
+pc_test_each_allocation_failing(void (*attempt)(void), long max) {
+  long base = pc_test_live;
+  for (long n = 1; n < max; n++) {
+    pc_test_fail_after(n);
+    attempt();
+    long made = pc_test_alloc_count;
+    pc_test_fail_after(0);
+    CHECK_EQ_INT(pc_test_live, base);
+    if (made < n) break;
+  }
+}
+
 /* ---- Manual clock ---- */
 PC_TEST_UNUSED static int64_t pc_test_mono = 1000000;
 PC_TEST_UNUSED static int64_t pc_test_wall = 1700000000000LL;
