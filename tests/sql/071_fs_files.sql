@@ -32,3 +32,12 @@ SELECT cache_open('newer', '{"backend":"filesystem","cache_dir":"newer"}');
 -- Recovery is removing the file: the next open starts an empty cache.
 .shell rm junk/pocketcache.db
 SELECT cache_open('junk', '{"backend":"filesystem","cache_dir":"junk"}'), cache_get('k', 'junk') IS NULL;
+-- Bytes in the store that cannot be decoded (a foreign writer, damage) are
+-- a miss counted in errors, never a crash.
+SELECT cache_open('odd', '{"backend":"filesystem","cache_dir":"odd"}'), cache_set('k', 'fine', NULL, 'odd'), cache_set('k2', 'fine', NULL, 'odd');
+ATTACH 'odd/pocketcache.db' AS o;
+UPDATE o.entry SET value = x'50' WHERE key = CAST('k' AS BLOB);
+UPDATE o.entry SET value = x'0102035011' WHERE key = CAST('k2' AS BLOB);
+DETACH o;
+SELECT cache_get('k', 'odd') IS NULL, cache_get('k2', 'odd') IS NULL, cache_has('k', 'odd');
+SELECT json_extract(cache_stats('odd'), '$.hits', '$.misses', '$.errors');
