@@ -12,7 +12,9 @@
 **              get: SELECT value FROM cache WHERE key = ?1 AND expires > ?2
 **              set: INSERT OR REPLACE INTO cache VALUES (?1, ?2, ?3)
 **   pc_get/set the C library (core/pocketcache.h) on a filesystem cache,
-**              and on one with a 16 MB memory tier in front
+**              and gets on another with a 16 MB memory tier in front (its
+**              store is written only before the rounds: any commit to a
+**              store empties its tier)
 **   SQL        SELECT cache_get(?1, 'fs') / cache_set(...) through the
 **              extension on an application connection: the same store
 **              plus the cost of one more statement per call
@@ -105,9 +107,6 @@ static void fs_set(int i) {
 static void tier_get(int i) {
   c_get(g_tier, i);
 }
-static void tier_set(int i) {
-  c_set(g_tier, i);
-}
 static void sql_get(int i) {
   sqlite3_bind_text(g_sget, 1, g_keys[i], -1, SQLITE_STATIC);
   step(g_app, g_sget);
@@ -134,7 +133,6 @@ static op_t g_ops[] = {
     {"SELECT cache_get (SQL)", sql_get, 0, 0, 0, 1e30},
     {"table set", table_set, 4, 0, 1, 1e30},
     {"pc_set", fs_set, 4, 0.9, 1, 1e30},
-    {"pc_set, memory tier", tier_set, 4, 0, 1, 1e30},
     {"SELECT cache_set (SQL)", sql_set, 4, 0, 1, 1e30},
 };
 #define NOPS ((int)(sizeof g_ops / sizeof g_ops[0]))
@@ -196,7 +194,9 @@ int main(int argc, char **argv) {
   g_sget = prep(g_app, "SELECT cache_get(?1, 'fs')");
   g_sset = prep(g_app, "SELECT cache_set(?1, ?2, 3600, 'fs')");
 
-  for (int i = 0; i < NOPS; i++) /* every key present everywhere */
+  for (int i = 0; i < NKEYS; i++) /* every key present everywhere */
+    c_set(g_tier, i);
+  for (int i = 0; i < NOPS; i++)
     if (g_ops[i].write) run_round(&g_ops[i], NKEYS);
   if (argc > 3) {
     run_round(&g_ops[atoi(argv[3])], ops);
