@@ -30,9 +30,10 @@
 **     (add, incr, touch, an overwrite that keeps the TTL) is atomic across
 **     threads and processes; the busy timeout makes a writer wait for
 **     another instead of failing. Each write also: sets the noted visited
-**     bits; removes up to FS_RECLAIM expired entries, oldest expiry first,
-**     through the partial index on expires (never a scan), once the
-**     earliest expiry it knows of has passed; evicts while the totals are
+**     bits; removes up to FS_RECLAIM expired entries, earliest expiry
+**     bucket first, through the partial index on the bucket (never a
+**     scan; see xbucket()), once the earliest expiry it knows of has
+**     passed; evicts while the totals are
 **     over max_entries or max_bytes; and updates the one-row totals table
 **     in the same transaction when they moved. An overwrite of the same
 **     size with nothing to reclaim is thus four statements: BEGIN, a
