@@ -166,9 +166,8 @@ typedef struct fs_store {
   _Atomic int nvisits; /* keys read with their visited bit clear: */
   unsigned char vlen[FS_VISITS];
   unsigned char vkey[FS_VISITS][FS_VISIT_KEY];
-  /* version(): a connection that only ever runs PRAGMA data_version, whose
-  ** value moves with every commit of any other connection. */
-  pthread_mutex_t watch_mu;   /* guards the two fields below */
+  /* version(): see fs_version(). */
+  pthread_mutex_t watch_mu;   /* guards the fields below */
   fs_conn *watch;             /* fs_conn_close; opened on first use */
   sqlite3_stmt *watch_st;     /* sqlite3_finalize */
   const unsigned char *shm;   /* munmap(FS_SHM_MAP); the WAL-index, or NULL */
@@ -208,6 +207,26 @@ static int fs_err(const fs_store *s, sqlite3 *db, const char *what) {
   if (code == SQLITE_NOMEM) return pc__error(PC_NOMEM, "out of memory");
   return pc__error(PC_ERROR, "filesystem store '%s': %s: %s", s->path, what,
                    db ? sqlite3_errmsg(db) : "cannot open");
+}
+
+/* The file is an SQLite database of something else. */
+static int err_not_store(const fs_store *s) {
+  return pc__error(PC_ERROR,
+                   "filesystem store '%s' is an SQLite database but not a "
+                   "PocketCache store; remove it or choose another cache_dir",
+                   s->path);
+}
+
+/* SQLite says the file is damaged or no database (rc NOTADB, CORRUPT). */
+static int err_damaged(const fs_store *s, int rc) {
+  return pc__error(PC_ERROR,
+                   "filesystem store '%s' is damaged or not a database (%s); "
+                   "remove the file to start an empty cache",
+                   s->path, sqlite3_errstr(rc));
+}
+
+static bool is_damage(int rc) {
+  return (rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT;
 }
 
 /* ---- Connections ---- */
@@ -255,8 +274,6 @@ static int set_wal(sqlite3 *db) {
   }
 }
 
-/* Makes the file a store of this format, or says why it is not one. Runs
-** once per store open, on its first connection. */
 /* application_id and user_version, read in one statement: one snapshot
 ** (read apart, another process's creation could fall between them). */
 static int read_format(sqlite3 *db, int64_t *app, int64_t *ver) {
@@ -278,6 +295,8 @@ static int read_format(sqlite3 *db, int64_t *app, int64_t *ver) {
   return rc;
 }
 
+/* Makes the file a store of this format, or says why it is not one. Runs
+** once per store open, on its first connection. */
 static int fs_check_format(fs_store *s, sqlite3 *db) {
   int64_t app = 0, ver = 0;
   int rc = read_format(db, &app, &ver);
@@ -291,11 +310,7 @@ static int fs_check_format(fs_store *s, sqlite3 *db) {
     if (rc == SQLITE_OK) rc = read_format(db, &app, &ver);
     if (rc == SQLITE_OK && app == 0 && tables > 0) {
       exec1(db, "ROLLBACK");
-      return pc__error(PC_ERROR,
-                       "filesystem store '%s' is an SQLite database but not a "
-                       "PocketCache store; remove it or choose another "
-                       "cache_dir",
-                       s->path);
+      return err_not_store(s);
     }
     if (rc == SQLITE_OK && app == 0) {
       rc = exec1(db, pc_fs_schema_sql);
@@ -316,12 +331,7 @@ static int fs_check_format(fs_store *s, sqlite3 *db) {
     rc = read_format(db, &app, &ver);
     if (rc != SQLITE_OK) goto sqlite_error;
   }
-  if (app != FS_APP_ID)
-    return pc__error(PC_ERROR,
-                     "filesystem store '%s' is an SQLite database but not a "
-                     "PocketCache store; remove it or choose another "
-                     "cache_dir",
-                     s->path);
+  if (app != FS_APP_ID) return err_not_store(s);
   if (ver > FS_FORMAT)
     return pc__error(PC_ERROR,
                      "filesystem store '%s' was written by a newer version "
@@ -334,17 +344,15 @@ static int fs_check_format(fs_store *s, sqlite3 *db) {
                      s->path, (long long)ver);
   return PC_OK;
 sqlite_error:
-  if (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT)
-    return pc__error(PC_ERROR,
-                     "filesystem store '%s' is damaged or not a database "
-                     "(%s); remove the file to start an empty cache",
-                     s->path, sqlite3_errstr(rc));
+  if (is_damage(rc)) return err_damaged(s, rc);
   return fs_err(s, db, "cannot read the store");
 }
 
-/* Opens a connection with its statements; `first` also checks or creates
-** the store format. */
-static int fs_conn_open(fs_store *s, bool first, fs_conn **out) {
+/* What fs_conn_open() does beyond opening and setting up the connection. */
+#define FS_CHECK_FORMAT 0x01 /* check or create the store format (first) */
+#define FS_STATEMENTS 0x02   /* prepare the statements of g_sql */
+
+static int fs_conn_open(fs_store *s, int what, fs_conn **out) {
   *out = NULL;
   fs_conn *c = pc__malloc(sizeof *c);
   if (!c) return pc__error(PC_NOMEM, "out of memory");
@@ -368,24 +376,19 @@ static int fs_conn_open(fs_store *s, bool first, fs_conn **out) {
   rc = set_wal(c->db);
   if (rc == SQLITE_OK) rc = exec1(c->db, sync_sql[s->sync]);
   if (rc != SQLITE_OK) {
-    int e = rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT
-                ? pc__error(PC_ERROR,
-                            "filesystem store '%s' is damaged or not a "
-                            "database (%s); remove the file to start an "
-                            "empty cache",
-                            s->path, sqlite3_errstr(rc))
-                : fs_err(s, c->db, "cannot set up the connection");
+    int e = is_damage(rc) ? err_damaged(s, rc)
+                          : fs_err(s, c->db, "cannot set up the connection");
     fs_conn_close(c);
     return e;
   }
-  if (first) {
+  if (what & FS_CHECK_FORMAT) {
     rc = fs_check_format(s, c->db);
     if (rc != PC_OK) {
       fs_conn_close(c);
       return rc;
     }
   }
-  for (int i = 0; i < Q_COUNT; i++) {
+  for (int i = 0; (what & FS_STATEMENTS) && i < Q_COUNT; i++) {
     if (sqlite3_prepare_v3(c->db, g_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                            &c->st[i], NULL) != SQLITE_OK) {
       rc = fs_err(s, c->db, "cannot prepare");
@@ -415,7 +418,7 @@ static int fs_acquire(fs_store *s, fs_conn **out) {
     *out = c;
     return PC_OK;
   }
-  return fs_conn_open(s, false, out);
+  return fs_conn_open(s, FS_STATEMENTS, out);
 }
 
 static void fs_release(fs_store *s, fs_conn *c) {
@@ -543,7 +546,7 @@ static int fs_open(const pc_config *cfg, void **pb) {
   pthread_mutex_init(&s->watch_mu, NULL);
   int rc = fs_prepare_files(cfg, path);
   fs_conn *c = NULL;
-  if (rc == PC_OK) rc = fs_conn_open(s, true, &c);
+  if (rc == PC_OK) rc = fs_conn_open(s, FS_CHECK_FORMAT | FS_STATEMENTS, &c);
   if (rc != PC_OK) {
     fs_close(s);
     return rc;
@@ -571,9 +574,9 @@ static void bind_xb(sqlite3_stmt *st, int i, int64_t expires) {
     sqlite3_bind_int64(st, i, xbucket(expires));
 }
 
-/* ---- Keys ---- */
+/* ---- Copies ---- */
 
-/* A copy of a key read from a statement, kept past its reset. */
+/* A copy of bytes read from a statement, kept past its reset. */
 typedef struct fs_key {
   unsigned char *p; /* pc__free */
   size_t n;
@@ -589,6 +592,18 @@ static int key_copy(fs_key *k, const void *p, size_t n) {
 
 static bool key_is(const fs_key *k, const void *p, size_t n) {
   return p && k->n == n && (n == 0 || memcmp(k->p, p, n) == 0);
+}
+
+/* A value for the engine: a copy of column i, released with pc__free. */
+static int value_copy(sqlite3_stmt *st, int i, pc_buf *val) {
+  fs_key v = {NULL, 0};
+  int rc = key_copy(&v, sqlite3_column_blob(st, i),
+                    (size_t)sqlite3_column_bytes(st, i));
+  if (rc != PC_OK) return rc;
+  val->p = v.p;
+  val->n = v.n;
+  val->free_fn = pc__free;
+  return PC_OK;
 }
 
 /* ---- Reads ---- */
@@ -628,19 +643,9 @@ static int fs_get(void *b, const void *key, size_t nkey, int64_t now,
     if (exp != PC_EXPIRES_NEVER && exp <= wall(&now)) {
       rc = PC_NOTFOUND;
     } else {
-      const void *p = sqlite3_column_blob(st, 0);
-      size_t n = (size_t)sqlite3_column_bytes(st, 0);
-      unsigned char *copy = pc__malloc(n ? n : 1);
-      if (!copy) {
-        rc = pc__error(PC_NOMEM, "out of memory");
-      } else {
-        if (n) memcpy(copy, p, n);
-        val->p = copy;
-        val->n = n;
-        val->free_fn = pc__free;
-        if (expires) *expires = exp;
-        if (!sqlite3_column_int(st, 2)) note_visit(s, key, nkey);
-      }
+      rc = value_copy(st, 0, val);
+      if (rc == PC_OK && expires) *expires = exp;
+      if (rc == PC_OK && !sqlite3_column_int(st, 2)) note_visit(s, key, nkey);
     }
   } else if (src == SQLITE_DONE) {
     rc = PC_NOTFOUND;
@@ -659,12 +664,6 @@ static int step_done(sqlite3_stmt *st) {
   int rc = sqlite3_step(st);
   sqlite3_reset(st);
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
-static int tx_begin(fs_store *s, fs_conn *c) {
-  if (step_done(c->st[Q_BEGIN]) != SQLITE_OK)
-    return fs_err(s, c->db, "cannot begin a write");
-  return PC_OK;
 }
 
 /* Sets the visited bits noted since the last write. */
@@ -857,17 +856,6 @@ static int tx_finish(fs_store *s, fs_conn *c, const void *keep, size_t nkeep,
   return rc;
 }
 
-/* Commits when rc is PC_OK (or a "nothing to do" outcome), else rolls
-** back; returns the outcome. */
-static int tx_end(fs_store *s, fs_conn *c, int rc) {
-  if (rc == PC_OK || rc == PC_EXISTS || rc == PC_NOTFOUND) {
-    if (step_done(c->st[Q_COMMIT]) == SQLITE_OK) return rc;
-    rc = fs_err(s, c->db, "cannot commit");
-  }
-  step_done(c->st[Q_ROLLBACK]);
-  return rc;
-}
-
 /* The entry under key as this transaction sees it. */
 typedef struct fs_row {
   bool found, live;
@@ -921,146 +909,161 @@ static int tx_put(fs_store *s, fs_conn *c, const fs_row *r, const void *key,
   return PC_OK;
 }
 
+/*
+** A write: one BEGIN IMMEDIATE transaction on one key. tx_open() takes a
+** connection, begins, sets the visited bits noted since the last write
+** and reads the key's row (and, with a codec, its integer value);
+** tx_close() ends it: for an outcome that keeps the transaction (PC_OK,
+** PC_EXISTS, PC_NOTFOUND) it reclaims expired entries, evicts and writes
+** the totals, then commits; otherwise it rolls back. Either way it gives
+** the connection back and returns the outcome.
+*/
+typedef struct fs_tx {
+  fs_store *s;
+  fs_conn *c; /* fs_release; NULL when none was taken */
+  bool begun;
+  fs_row r;   /* the key's row as the transaction found it */
+  fs_delta d; /* what the transaction changes in the totals */
+} fs_tx;
+
+static int tx_open(fs_store *s, fs_tx *t, const void *key, size_t nkey,
+                   int64_t *now, const pc_int_codec *codec, int64_t *ival,
+                   int *irc) {
+  memset(t, 0, sizeof *t);
+  t->s = s;
+  int rc = fs_acquire(s, &t->c);
+  if (rc != PC_OK) {
+    t->c = NULL;
+    return rc;
+  }
+  if (step_done(t->c->st[Q_BEGIN]) != SQLITE_OK)
+    return fs_err(s, t->c->db, "cannot begin a write");
+  t->begun = true;
+  rc = tx_visits(s, t->c);
+  if (rc == PC_OK && key)
+    rc = tx_peek(s, t->c, key, nkey, now, &t->r, codec, ival, irc);
+  return rc;
+}
+
+static bool keeps(int rc) {
+  return rc == PC_OK || rc == PC_EXISTS || rc == PC_NOTFOUND;
+}
+
+/* `keep` (may be NULL) is the key just written: never reclaimed nor
+** evicted by this transaction. */
+static int tx_close(fs_tx *t, int rc, const void *keep, size_t nkeep,
+                    int64_t *now) {
+  fs_store *s = t->s;
+  fs_conn *c = t->c;
+  if (!c) return rc;
+  if (t->begun && keeps(rc)) {
+    int e = tx_reclaim(s, c, wall(now), keep, nkeep, &t->d);
+    if (e == PC_OK) e = tx_finish(s, c, keep, nkeep, &t->d);
+    if (e == PC_OK && step_done(c->st[Q_COMMIT]) != SQLITE_OK)
+      e = fs_err(s, c->db, "cannot commit");
+    if (e != PC_OK) rc = e;
+  }
+  if (t->begun && !keeps(rc)) step_done(c->st[Q_ROLLBACK]);
+  fs_release(s, c);
+  return rc;
+}
+
 static int fs_set(void *b, const void *key, size_t nkey, const void *val,
                   size_t nval, int64_t expires, int flags, int64_t now) {
   fs_store *s = b;
   if (s->max_bytes && (int64_t)(nkey + nval) > s->max_bytes)
     return pc__error(PC_TOOBIG, "value is larger than max_bytes");
-  fs_conn *c;
-  int rc = fs_acquire(s, &c);
-  if (rc != PC_OK) return rc;
-  fs_delta d = {0};
-  fs_row r;
-  rc = tx_begin(s, c);
-  if (rc != PC_OK) goto out;
-  rc = tx_visits(s, c);
-  if (rc == PC_OK) rc = tx_peek(s, c, key, nkey, &now, &r, NULL, NULL, NULL);
-  if (rc != PC_OK) goto end;
-  if ((flags & PC_SET_NX) && r.live) {
-    rc = PC_EXISTS;
-  } else if ((flags & PC_SET_XX) && !r.live) {
-    rc = PC_NOTFOUND;
-  } else {
-    if ((flags & PC_SET_KEEPTTL) && r.live) expires = r.expires;
-    rc = tx_put(s, c, &r, key, nkey, val, nval, expires, &d);
+  fs_tx t;
+  int rc = tx_open(s, &t, key, nkey, &now, NULL, NULL, NULL);
+  if (rc == PC_OK) {
+    if ((flags & PC_SET_NX) && t.r.live) {
+      rc = PC_EXISTS;
+    } else if ((flags & PC_SET_XX) && !t.r.live) {
+      rc = PC_NOTFOUND;
+    } else {
+      if ((flags & PC_SET_KEEPTTL) && t.r.live) expires = t.r.expires;
+      rc = tx_put(s, t.c, &t.r, key, nkey, val, nval, expires, &t.d);
+    }
   }
-  if (rc == PC_OK) rc = tx_reclaim(s, c, wall(&now), key, nkey, &d);
-  if (rc == PC_OK) rc = tx_finish(s, c, key, nkey, &d);
-end:
-  rc = tx_end(s, c, rc);
-out:
-  fs_release(s, c);
-  return rc;
+  return tx_close(&t, rc, key, nkey, &now);
 }
 
 static int fs_del(void *b, const void *key, size_t nkey, int64_t now) {
   fs_store *s = b;
-  fs_conn *c;
-  int rc = fs_acquire(s, &c);
-  if (rc != PC_OK) return rc;
-  fs_delta d = {0};
-  fs_row r;
-  rc = tx_begin(s, c);
-  if (rc != PC_OK) goto out;
-  rc = tx_visits(s, c);
-  if (rc == PC_OK) rc = tx_peek(s, c, key, nkey, &now, &r, NULL, NULL, NULL);
-  if (rc == PC_OK && r.found) {
-    bind_key(c->st[Q_DELETE], 1, key, nkey);
-    if (step_done(c->st[Q_DELETE]) != SQLITE_OK) rc = fs_err(s, c->db, "write");
-    d.entries--;
-    d.bytes -= r.size;
-    if (!r.live) d.expirations++;
+  fs_tx t;
+  int rc = tx_open(s, &t, key, nkey, &now, NULL, NULL, NULL);
+  if (rc == PC_OK && t.r.found) {
+    bind_key(t.c->st[Q_DELETE], 1, key, nkey);
+    if (step_done(t.c->st[Q_DELETE]) != SQLITE_OK) {
+      rc = fs_err(s, t.c->db, "write");
+    } else {
+      t.d.entries--;
+      t.d.bytes -= t.r.size;
+      if (!t.r.live) t.d.expirations++;
+    }
   }
-  if (rc == PC_OK) rc = tx_reclaim(s, c, wall(&now), NULL, 0, &d);
-  if (rc == PC_OK) rc = tx_finish(s, c, NULL, 0, &d);
-  if (rc == PC_OK && !r.live) rc = PC_NOTFOUND;
-  rc = tx_end(s, c, rc);
-out:
-  fs_release(s, c);
-  return rc;
+  if (rc == PC_OK && !t.r.live) rc = PC_NOTFOUND;
+  return tx_close(&t, rc, NULL, 0, &now);
 }
 
 static int fs_clear(void *b, int64_t now, int64_t *removed) {
   fs_store *s = b;
-  fs_conn *c;
-  int rc = fs_acquire(s, &c);
-  if (rc != PC_OK) return rc;
   pthread_mutex_lock(&s->mu);
   s->nvisits = 0;
   pthread_mutex_unlock(&s->mu);
-  rc = tx_begin(s, c);
-  if (rc != PC_OK) goto out;
-  sqlite3_stmt *st = c->st[Q_COUNT_LIVE];
-  sqlite3_bind_int64(st, 1, wall(&now));
-  int src = sqlite3_step(st);
-  if (src == SQLITE_ROW) *removed = sqlite3_column_int64(st, 0);
-  sqlite3_reset(st);
-  if (src != SQLITE_ROW || step_done(c->st[Q_DELETE_ALL]) != SQLITE_OK ||
-      step_done(c->st[Q_META_CLEAR]) != SQLITE_OK)
-    rc = fs_err(s, c->db, "clear");
-  rc = tx_end(s, c, rc);
-out:
-  fs_release(s, c);
-  return rc;
+  fs_tx t;
+  int rc = tx_open(s, &t, NULL, 0, &now, NULL, NULL, NULL);
+  if (rc == PC_OK) {
+    sqlite3_stmt *st = t.c->st[Q_COUNT_LIVE];
+    sqlite3_bind_int64(st, 1, wall(&now));
+    int src = sqlite3_step(st);
+    if (src == SQLITE_ROW) *removed = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (src != SQLITE_ROW || step_done(t.c->st[Q_DELETE_ALL]) != SQLITE_OK ||
+        step_done(t.c->st[Q_META_CLEAR]) != SQLITE_OK)
+      rc = fs_err(s, t.c->db, "clear");
+  }
+  return tx_close(&t, rc, NULL, 0, &now);
 }
 
 static int fs_touch(void *b, const void *key, size_t nkey, int64_t expires,
                     int64_t now) {
   fs_store *s = b;
-  fs_conn *c;
-  int rc = fs_acquire(s, &c);
-  if (rc != PC_OK) return rc;
-  fs_row r;
-  rc = tx_begin(s, c);
-  if (rc != PC_OK) goto out;
-  rc = tx_peek(s, c, key, nkey, &now, &r, NULL, NULL, NULL);
-  if (rc == PC_OK && !r.live) rc = PC_NOTFOUND;
+  fs_tx t;
+  int rc = tx_open(s, &t, key, nkey, &now, NULL, NULL, NULL);
+  if (rc == PC_OK && !t.r.live) rc = PC_NOTFOUND;
   if (rc == PC_OK) {
-    sqlite3_stmt *st = c->st[Q_TOUCH];
+    sqlite3_stmt *st = t.c->st[Q_TOUCH];
     if (expires != PC_EXPIRES_NEVER) reclaim_hint(s, expires);
     bind_key(st, 1, key, nkey);
     sqlite3_bind_int64(st, 2, expires);
     bind_xb(st, 3, expires);
-    if (step_done(st) != SQLITE_OK) rc = fs_err(s, c->db, "write");
+    if (step_done(st) != SQLITE_OK) rc = fs_err(s, t.c->db, "write");
   }
-  rc = tx_end(s, c, rc);
-out:
-  fs_release(s, c);
-  return rc;
+  return tx_close(&t, rc, key, nkey, &now);
 }
 
 static int fs_incr(void *b, const void *key, size_t nkey, int64_t delta,
                    int64_t expires, int64_t now, const pc_int_codec *codec,
                    int64_t *result) {
   fs_store *s = b;
-  fs_conn *c;
-  int rc = fs_acquire(s, &c);
-  if (rc != PC_OK) return rc;
-  fs_delta d = {0};
-  fs_row r;
+  fs_tx t;
   int64_t cur = 0, next = 0;
   int irc = PC_OK;
-  rc = tx_begin(s, c);
-  if (rc != PC_OK) goto out;
-  rc = tx_visits(s, c);
-  if (rc == PC_OK) rc = tx_peek(s, c, key, nkey, &now, &r, codec, &cur, &irc);
-  if (rc == PC_OK && r.live) {
+  int rc = tx_open(s, &t, key, nkey, &now, codec, &cur, &irc);
+  if (rc == PC_OK && t.r.live) {
     rc = irc;
-    expires = r.expires;
+    expires = t.r.expires;
   }
   if (rc == PC_OK && __builtin_add_overflow(cur, delta, &next))
     rc = pc__error(PC_ERROR, "integer overflow");
   if (rc == PC_OK) {
     unsigned char buf[PC_INT_ENCODED_MAX];
     size_t n = codec->encode(next, buf);
-    rc = tx_put(s, c, &r, key, nkey, buf, n, expires, &d);
+    rc = tx_put(s, t.c, &t.r, key, nkey, buf, n, expires, &t.d);
   }
-  if (rc == PC_OK) rc = tx_reclaim(s, c, wall(&now), key, nkey, &d);
-  if (rc == PC_OK) rc = tx_finish(s, c, key, nkey, &d);
-  rc = tx_end(s, c, rc);
+  rc = tx_close(&t, rc, key, nkey, &now);
   if (rc == PC_OK) *result = next;
-out:
-  fs_release(s, c);
   return rc;
 }
 
@@ -1167,16 +1170,10 @@ static int fs_scan_next(void *p, pc_backend_item *item) {
       it->akey = nk;
     }
     if (nk) memcpy(it->key, k, nk);
-    const void *v = sqlite3_column_blob(it->st, 1);
-    size_t nv = (size_t)sqlite3_column_bytes(it->st, 1);
-    unsigned char *copy = pc__malloc(nv ? nv : 1);
-    if (!copy) return pc__error(PC_NOMEM, "out of memory");
-    if (nv) memcpy(copy, v, nv);
+    int vrc = value_copy(it->st, 1, &item->val);
+    if (vrc != PC_OK) return vrc;
     item->key = it->key;
     item->nkey = nk;
-    item->val.p = copy;
-    item->val.n = nv;
-    item->val.free_fn = pc__free;
     item->expires = exp;
     return PC_OK;
   }
@@ -1189,7 +1186,7 @@ static int fs_scan_next(void *p, pc_backend_item *item) {
 ** WAL-index (the -shm file, format documented in SQLite's walformat.html):
 ** mxFrame grows with every commit, and the salts change when the WAL
 ** starts over. version() maps that header read-only and compares it with
-** the copy it saw last: a few dozen nanoseconds, no lock, no system call.
+** the copy it saw last (under watch_mu): no system call, no SQLite lock.
 ** A torn read only looks like a change (the tier is dropped for nothing);
 ** a completed commit always changes the bytes.
 **
@@ -1201,7 +1198,7 @@ static int fs_scan_next(void *p, pc_backend_item *item) {
 ** cost of a read transaction per call.
 */
 static int fs_watch_open(fs_store *s) {
-  int rc = fs_conn_open(s, false, &s->watch);
+  int rc = fs_conn_open(s, 0, &s->watch); /* one statement of its own */
   if (rc != PC_OK) return rc;
   if (sqlite3_prepare_v3(s->watch->db, "PRAGMA data_version", -1,
                          SQLITE_PREPARE_PERSISTENT, &s->watch_st,
