@@ -234,7 +234,6 @@ typedef struct pc_queue {
 } pc_queue;
 
 typedef struct pc_policy {
-  const char *name;
   void (*on_insert)(pc_queue *q, pc_entry *e);
   void (*on_access)(pc_queue *q, pc_entry *e);
   void (*on_remove)(pc_queue *q, pc_entry *e);
@@ -279,8 +278,8 @@ static void do_lru_reset(pc_queue *q) {
   q->head = q->tail = NULL;
 }
 
-static const pc_policy mem_lru = {"lru",         do_lru_insert, do_lru_access,
-                                  do_lru_remove, do_lru_victim, do_lru_reset};
+static const pc_policy mem_lru = {do_lru_insert, do_lru_access, do_lru_remove,
+                                  do_lru_victim, do_lru_reset};
 
 /* The policy in use (a constant, so the compiler can call it directly). */
 #define POLICY (&mem_lru)
@@ -288,7 +287,7 @@ static const pc_policy mem_lru = {"lru",         do_lru_insert, do_lru_access,
 /* ---- Shards and the store ---- */
 
 typedef struct pc_shard {
-  alignas(64) atomic_bool lock; /* guards every field below but the two
+  alignas(64) atomic_bool lock; /* guards every field below but the
                                        counters, and the entries linked here */
   pc_entry **buckets;           /* mask + 1 chain heads; pc__free. The chained
                                    entries hold the table's reference: entry_unref */
@@ -604,15 +603,12 @@ static int mem_open(const pc_config *cfg, void **pb) {
     memset(s, 0, sizeof *s);
     s->buckets = pc__malloc(MEM_INIT_BUCKETS * sizeof *s->buckets);
     if (!s->buckets) {
-      pc__free(s->buckets);
       mem_close(m);
       return pc__error(PC_NOMEM, "out of memory");
     }
     memset(s->buckets, 0, MEM_INIT_BUCKETS * sizeof *s->buckets);
     s->mask = MEM_INIT_BUCKETS - 1;
-    atomic_init(&s->evictions, 0);
-    atomic_init(&s->expirations, 0);
-    m->nshards = i + 1;
+    m->nshards = i + 1; /* (its counters are zero: memset) */
   }
   *pb = m;
   return PC_OK;
@@ -644,8 +640,8 @@ static void mem_close(void *b) {
 ** `hit`, the shard counts a hit (under the lock it holds anyway: cheaper
 ** than a counter of the engine's on the hottest path). */
 static inline __attribute__((always_inline)) int
-do_get(void *b, const void *key, size_t nkey, int64_t now, pc_buf *val,
-       int64_t *expires, bool hit) {
+mem_lookup(void *b, const void *key, size_t nkey, int64_t now, pc_buf *val,
+           int64_t *expires, bool hit) {
   pc_mem *m = b;
   uint64_t h = pc__hash(key, nkey);
   pc_shard *s = shard_of(m, h);
@@ -669,12 +665,12 @@ do_get(void *b, const void *key, size_t nkey, int64_t now, pc_buf *val,
 
 static int mem_get(void *b, const void *key, size_t nkey, int64_t now,
                    pc_buf *val, int64_t *expires) {
-  return do_get(b, key, nkey, now, val, expires, false);
+  return mem_lookup(b, key, nkey, now, val, expires, false);
 }
 
 static int mem_get_hit(void *b, const void *key, size_t nkey, int64_t now,
                        pc_buf *val, int64_t *expires) {
-  return do_get(b, key, nkey, now, val, expires, true);
+  return mem_lookup(b, key, nkey, now, val, expires, true);
 }
 
 /* Writes val over the value of o, in place, when that is safe and cheap:
@@ -748,11 +744,10 @@ static int mem_del(void *b, const void *key, size_t nkey, int64_t now) {
   uint64_t h = pc__hash(key, nkey);
   pc_shard *s = shard_of(m, h);
   shard_lock(s);
-  pc_entry **link = do_find(s, h, key, nkey);
-  bool live = link && !expired(*link, &now);
-  if (link) do_remove(m, s, link, *link, live ? RM_DELETED : RM_EXPIRED);
+  pc_entry **link = do_find_live(m, s, h, key, nkey, &now);
+  if (link) do_remove(m, s, link, *link, RM_DELETED);
   shard_unlock(s);
-  return live ? PC_OK : PC_NOTFOUND;
+  return link ? PC_OK : PC_NOTFOUND;
 }
 
 /* Removes every entry, one shard at a time: under the lock the chains are

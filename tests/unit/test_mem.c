@@ -516,6 +516,15 @@ static void test_reader_survives(void) {
   CHECK_EQ_INT(MEM->get(b, "k", 1, T0, &v1, NULL), PC_OK);
   CHECK_EQ_INT(MEM->get(b, "k", 1, T0, &v5, NULL), PC_OK); /* same entry */
   CHECK(v1.p == v5.p);
+  /* A value of the same size is not written in place while readers hold
+  ** the entry: they keep the old bytes, new readers get the new ones. */
+  pc_buf v7;
+  CHECK_EQ_INT(set_s(b, "k", "other value", NEVER, 0, T0), PC_OK);
+  CHECK_EQ_INT(MEM->get(b, "k", 1, T0, &v7, NULL), PC_OK);
+  CHECK(v7.p != v1.p);
+  CHECK(v7.n == 11 && memcmp(v7.p, "other value", 11) == 0);
+  CHECK(v1.n == 11 && memcmp(v1.p, "first value", 11) == 0);
+  pc__buf_release(&v7);
   CHECK_EQ_INT(set_s(b, "k", "second value", NEVER, 0, T0), PC_OK);
   CHECK_EQ_INT(MEM->get(b, "k", 1, T0, &v2, NULL), PC_OK);
   CHECK_EQ_INT(MEM->del(b, "k", 1, T0), PC_OK);
@@ -994,12 +1003,18 @@ static void test_oom(void) {
   }
   CHECK(nomem >= 200);
   CHECK_EQ_INT(stats_of(b).entries, 200);
-  /* Overwrite: the old value stays on failure. */
-  OOM_LOOP(rc, set_s(b, "k7", "new", NEVER, 0, T0),
+  /* Overwrite with a new size: the old value stays on failure. */
+  int failed = 0;
+  OOM_LOOP(rc, set_s(b, "k7", "newer", NEVER, 0, T0), failed++;
            CHECK_EQ_INT(get_s(b, "k7", T0, out, sizeof out, NULL), PC_OK);
            CHECK(strcmp(out, "val") == 0));
   CHECK_EQ_INT(rc, PC_OK);
-  CHECK_EQ_INT(stats_of(b).bytes, 200 * 3 + 10 * 2 + 90 * 3 + 100 * 4);
+  CHECK(failed >= 1);
+  /* With the same size and no reader, in place: nothing to allocate. */
+  pc_test_fail_after(1);
+  CHECK_EQ_INT(set_s(b, "k8", "new", NEVER, 0, T0), PC_OK);
+  pc_test_fail_after(0);
+  CHECK_EQ_INT(stats_of(b).bytes, 200 * 3 + 2 + 10 * 2 + 90 * 3 + 100 * 4);
   /* incr, new and existing. */
   int64_t r = 0;
   OOM_LOOP(rc, MEM->incr(b, "c", 1, 2, NEVER, T0, &test_codec, &r),
@@ -1009,7 +1024,7 @@ static void test_oom(void) {
            CHECK_EQ_INT(get_int(b, "c", T0), 2));
   CHECK_EQ_INT(rc, PC_OK);
   CHECK_EQ_INT(get_int(b, "c", T0), 4);
-  /* NX on a present key allocates and fails, or says EXISTS. */
+  /* NX on a present key says EXISTS without allocating. */
   OOM_LOOP(rc, set_s(b, "k1", "x", NEVER, PC_SET_NX, T0), (void)0);
   CHECK_EQ_INT(rc, PC_EXISTS);
   /* get, del, touch, clear do not allocate. */
