@@ -36,17 +36,7 @@
 #define PC_STRIPES (PC_STRIPES_OWNED + PC_STRIPES_SHARED)
 #define PC_NAME_MAX 255
 
-/* ST_UNHITS: hits a backend counted itself (get_hit) whose bytes then did
-** not decode: a miss and an error instead. */
-enum {
-  ST_HITS,
-  ST_MISSES,
-  ST_SETS,
-  ST_DELETES,
-  ST_ERRORS,
-  ST_UNHITS,
-  ST_COUNT
-};
+enum { ST_HITS, ST_MISSES, ST_SETS, ST_DELETES, ST_ERRORS, ST_COUNT };
 
 /* One cache line of counters (the struct is padded to 64 bytes; the array
 ** of them is aligned by hand, as the allocator promises only 16). */
@@ -632,23 +622,11 @@ int pc_get(pc_cache *c, const void *key, size_t nkey, pc_value *out) {
   if ((int64_t)nkey > c->cfg.max_key_bytes) return check_key(c, nkey);
   if (c->tier) return tier_get(c, key, nkey, out);
   pc_buf buf;
-  int rc;
-  if (c->be->get_hit) { /* the backend counts the hit */
-    rc = c->be->get_hit(c->b, key, nkey, PC_NOW_LAZY, &buf, NULL);
-    if (rc == PC_OK) {
-      rc = decode_buf(c, &buf, out);
-      if (rc == PC_OK) return PC_OK;
-      stat_add(c, ST_UNHITS);
-    }
-  } else {
-    rc = c->be->get(c->b, key, nkey, PC_NOW_LAZY, &buf, NULL);
-    if (rc == PC_OK) rc = decode_buf(c, &buf, out);
-    if (rc == PC_OK) {
-      stat_add(c, ST_HITS);
-      return PC_OK;
-    }
-  }
-  stat_add(c, rc == PC_NOTFOUND ? ST_MISSES : ST_ERRORS);
+  int rc = c->be->get(c->b, key, nkey, PC_NOW_LAZY, &buf, NULL);
+  if (rc == PC_OK) rc = decode_buf(c, &buf, out);
+  stat_add(c, rc == PC_OK         ? ST_HITS
+              : rc == PC_NOTFOUND ? ST_MISSES
+                                  : ST_ERRORS);
   return rc;
 }
 
@@ -782,7 +760,7 @@ int pc_clear(pc_cache *c, int64_t *removed) {
 int pc_get_stats(pc_cache *c, pc_stats *out) {
   memset(out, 0, sizeof *out);
   if (c->be->stats) c->be->stats(c->b, out);
-  out->hits += stat_sum(c, ST_HITS) - stat_sum(c, ST_UNHITS);
+  out->hits = stat_sum(c, ST_HITS);
   out->misses = stat_sum(c, ST_MISSES);
   out->sets = stat_sum(c, ST_SETS);
   out->deletes = stat_sum(c, ST_DELETES);

@@ -100,10 +100,6 @@ typedef struct pc_backend_methods {
   int (*clear)(void *b, int64_t now, int64_t *removed);
 
   /* Optional (NULL when the backend cannot): */
-  /* get() that also counts a hit when it finds the entry, reported by
-  ** stats() in out->hits (the engine counts hits itself without it). */
-  int (*get_hit)(void *b, const void *key, size_t nkey, int64_t now,
-                 pc_buf *val, int64_t *expires);
   /* Sets a live entry's expiry: PC_OK or PC_NOTFOUND. */
   int (*touch)(void *b, const void *key, size_t nkey, int64_t expires,
                int64_t now);

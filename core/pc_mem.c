@@ -300,7 +300,6 @@ typedef struct pc_shard {
   pc_queue q;       /* the policy's state */
   /* Written under the lock, read by stats() without it. */
   _Atomic int64_t evictions, expirations;
-  _Atomic int64_t hits; /* get_hit() calls that found an entry */
 } pc_shard;
 
 typedef struct pc_mem {
@@ -636,12 +635,9 @@ static void mem_close(void *b) {
 
 /* The live entry under key: PC_OK with *val referencing its bytes in place
 ** (val->free_fn drops the reference) and *expires, or PC_NOTFOUND (an
-** expired entry found is removed). The entry becomes the most recent; with
-** `hit`, the shard counts a hit (under the lock it holds anyway: cheaper
-** than a counter of the engine's on the hottest path). */
-static inline __attribute__((always_inline)) int
-mem_lookup(void *b, const void *key, size_t nkey, int64_t now, pc_buf *val,
-           int64_t *expires, bool hit) {
+** expired entry found is removed). The entry becomes the most recent. */
+static int mem_get(void *b, const void *key, size_t nkey, int64_t now,
+                   pc_buf *val, int64_t *expires) {
   pc_mem *m = b;
   uint64_t h = pc__hash(key, nkey);
   pc_shard *s = shard_of(m, h);
@@ -655,22 +651,11 @@ mem_lookup(void *b, const void *key, size_t nkey, int64_t now, pc_buf *val,
   entry_ref(e);
   POLICY->on_access(&s->q, e);
   if (expires) *expires = e->expires;
-  if (hit) counter_bump(&s->hits);
   shard_unlock(s);
   val->p = e->data;
   val->n = e->nval;
   val->free_fn = mem_release;
   return PC_OK;
-}
-
-static int mem_get(void *b, const void *key, size_t nkey, int64_t now,
-                   pc_buf *val, int64_t *expires) {
-  return mem_lookup(b, key, nkey, now, val, expires, false);
-}
-
-static int mem_get_hit(void *b, const void *key, size_t nkey, int64_t now,
-                       pc_buf *val, int64_t *expires) {
-  return mem_lookup(b, key, nkey, now, val, expires, true);
 }
 
 /* Writes val over the value of o, in place, when that is safe and cheap:
@@ -861,18 +846,15 @@ out:
   return rc;
 }
 
-/* Fills entries, bytes, evictions, expirations and hits of *out, nothing
-** else.
+/* Fills entries, bytes, evictions and expirations of *out, nothing else.
 ** The totals are read without locks: exact when no write is in flight. */
 static void mem_stats(void *b, pc_stats *out) {
   pc_mem *m = b;
-  int64_t ev = 0, ex = 0, hits = 0;
+  int64_t ev = 0, ex = 0;
   for (unsigned i = 0; i < m->nshards; i++) {
     ev += atomic_load_explicit(&m->shards[i].evictions, memory_order_relaxed);
     ex += atomic_load_explicit(&m->shards[i].expirations, memory_order_relaxed);
-    hits += atomic_load_explicit(&m->shards[i].hits, memory_order_relaxed);
   }
-  out->hits = hits;
   out->entries = atomic_load_explicit(&m->entries, memory_order_relaxed);
   out->bytes = atomic_load_explicit(&m->bytes, memory_order_relaxed);
   out->evictions = ev;
@@ -1017,7 +999,6 @@ const pc_backend_methods pc__memory_backend = {
     .open = mem_open,
     .close = mem_close,
     .get = mem_get,
-    .get_hit = mem_get_hit,
     .set = mem_set,
     .del = mem_del,
     .clear = mem_clear,
