@@ -172,7 +172,10 @@ typedef struct fs_store {
   sqlite3_stmt *watch_st;     /* sqlite3_finalize */
   const unsigned char *shm;   /* munmap(FS_SHM_MAP); the WAL-index, or NULL */
   unsigned char shm_seen[48]; /* its header as last read */
-  uint64_t shm_version;       /* bumped when the header changes */
+  int64_t dv_seen;            /* without shm: PRAGMA data_version last read */
+  uint64_t version;           /* what version() returns: bumped by every
+                                 change seen, and by every (re)opening of
+                                 the watch, which cannot know what it missed */
   unsigned watch_gen;         /* fork_gen() watch belongs to */
 } fs_store;
 
@@ -1198,6 +1201,10 @@ static int fs_scan_next(void *p, pc_backend_item *item) {
 ** cost of a read transaction per call.
 */
 static int fs_watch_open(fs_store *s) {
+  s->version++; /* a first open, or a forked child's: assume a change */
+  s->dv_seen = -1;
+  if (s->shm) munmap((void *)s->shm, FS_SHM_MAP); /* the parent's mapping */
+  s->shm = NULL;
   int rc = fs_conn_open(s, 0, &s->watch); /* one statement of its own */
   if (rc != PC_OK) return rc;
   if (sqlite3_prepare_v3(s->watch->db, "PRAGMA data_version", -1,
@@ -1252,16 +1259,21 @@ static int fs_version(void *b, uint64_t *out) {
     memcpy(now, s->shm, sizeof now);
     if (memcmp(now, s->shm_seen, sizeof now) != 0) {
       memcpy(s->shm_seen, now, sizeof now);
-      s->shm_version++;
+      s->version++;
     }
-    *out = s->shm_version;
   } else if (rc == PC_OK) {
-    if (sqlite3_step(s->watch_st) == SQLITE_ROW)
-      *out = (uint64_t)sqlite3_column_int64(s->watch_st, 0);
-    else
+    if (sqlite3_step(s->watch_st) == SQLITE_ROW) {
+      int64_t dv = sqlite3_column_int64(s->watch_st, 0);
+      if (dv != s->dv_seen) {
+        s->dv_seen = dv;
+        s->version++;
+      }
+    } else {
       rc = fs_err(s, s->watch->db, "read the data version");
+    }
     sqlite3_reset(s->watch_st);
   }
+  if (rc == PC_OK) *out = s->version;
   pthread_mutex_unlock(&s->watch_mu);
   return rc;
 }

@@ -14,7 +14,9 @@
 **   tier   a reader with a memory tier (local_max_bytes) and a writer in
 **          another process: 300 times the writer commits a new value and
 **          says so on a pipe, and the reader's next get returns exactly it
-**          (never the value its tier held).
+**          (never the value its tier held). Then a process whose tier
+**          holds a value another connection has replaced forks: the child
+**          reads the new value too (its tier cannot know what it missed).
 **   crash  a writer acknowledges each cache_set on a pipe and is killed
 **          with SIGKILL at a random moment, crash-runs times (default 50):
 **          every time PRAGMA integrity_check is ok and every acknowledged
@@ -290,6 +292,36 @@ static void check_tier(void) {
   CHECK(ok == 2, "tier: a reader served a value older than a committed write");
   printf("tier: 300 writes by another process, each seen at once: %s\n",
          ok == 2 ? "ok" : "FAIL");
+
+  /* Fork after a change the tier has not looked at yet. */
+  pid_t p = fork();
+  if (p == 0) {
+    alarm(60);
+    sqlite3 *db = open_cache(":memory:", NULL);
+    char *sql = sqlite3_mprintf(
+        "SELECT cache_open('t', json_object('backend', 'filesystem', "
+        "'cache_dir', %Q, 'local_max_bytes', '1MB')), "
+        "cache_open('o', json_object('backend', 'filesystem', "
+        "'cache_dir', %Q))",
+        dir, dir);
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) _exit(97);
+    query_int(db, "SELECT cache_set('f', 1, NULL, 't')");
+    query_int(db, "SELECT cache_get('f', 't')");          /* in the tier now */
+    query_int(db, "SELECT cache_set('f', 2, NULL, 'o')"); /* another store */
+    pid_t child = fork();
+    if (child == 0) /* the child's first read after the fork */
+      _exit(query_int(db, "SELECT cache_get('f', 't')") == 2 ? 0 : 1);
+    int status;
+    waitpid(child, &status, 0);
+    _exit(WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+                  query_int(db, "SELECT cache_get('f', 't')") == 2
+              ? 0
+              : 1);
+  }
+  ok = wait_all(&p, 1, 60, NULL);
+  CHECK(ok == 1, "tier: a forked child served a value its tier had missed");
+  printf("tier: a child forked after another write reads it: %s\n",
+         ok == 1 ? "ok" : "FAIL");
 }
 
 /* ---- crash ---- */
