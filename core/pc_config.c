@@ -821,9 +821,12 @@ int pc__config_from_json(pc_config *cfg, const char *json, size_t njson) {
   if (!json || i == njson) return pc__error(PC_ERROR, "%s: it is empty", msg);
   /* cJSON hands strings over NUL-terminated, without their length: a
   ** \u0000 inside a key or value would silently cut it short. */
-  for (size_t k = i; k + 6 <= njson; k++)
+  for (size_t k = i; k + 6 <= njson; k++) {
+    if (json[k] != '\\') continue;
     if (memcmp(json + k, "\\u0000", 6) == 0)
       return pc__error(PC_ERROR, "%s: a string contains \\u0000", msg);
+    k++; /* the escaped character: in \\u0000 it is a backslash */
+  }
   const char *end = NULL;
   cJSON *root = cJSON_ParseWithLengthOpts(json, njson, &end, 0);
   if (!root) {
