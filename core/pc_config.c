@@ -645,12 +645,10 @@ static int read_integer(const key_def *k, const cfg_val *v, int64_t *x) {
       }
       if (!num_to_int(v->d, x) || *x < 0) return bad_number(k, v->d);
     } else if (v->t == V_TEXT) {
-      int r = size_parse(v->z, v->n, x);
-      if (r == SIZE_SYNTAX) return bad_text(k, v->z, v->n);
-      if (r == SIZE_TOO_LARGE) {
-        char shown[64];
-        return pc__error(PC_ERROR, "%s: %s is too large", k->name,
-                         show(shown, v->z, v->n));
+      if (pc__parse_size(v->z, v->n, x) != PC_OK) { /* the key goes first */
+        char why[PC_ERRMSG_MAX];
+        snprintf(why, sizeof why, "%s", pc__errbuf());
+        return pc__error(PC_ERROR, "%s: %s", k->name, why);
       }
     } else {
       return bad_rule(k);
