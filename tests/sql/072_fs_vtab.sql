@@ -24,8 +24,14 @@ SELECT key, value FROM pages ORDER BY key;
 CREATE VIRTUAL TABLE up USING pcache(backend=filesystem, cache_dir='../elsewhere');
 .shell mkdir real && ln -s real via
 CREATE VIRTUAL TABLE vialink USING pcache(backend=filesystem, cache_dir='via/c');
+-- Expired entries never show, in a scan, a lookup or a prefix scan.
+INSERT INTO pages(key, value, ttl) VALUES ('/blog/short', 'gone soon', 0.05);
+SELECT count(*) FROM pages WHERE key = '/blog/short';
+.sleep 120
+SELECT key FROM pages ORDER BY key;
+SELECT count(*) FROM pages WHERE key = '/blog/short';
+SELECT key FROM pages WHERE key GLOB '/blog/*';
 -- With trusted_schema OFF a table definition opens memory caches only.
-PRAGMA trusted_schema = OFF;
 .open app.db
 PRAGMA trusted_schema = OFF;
 SELECT count(*) FROM pages;

@@ -88,7 +88,9 @@ static long long query_int(sqlite3 *db, const char *sql) {
 }
 
 /* Waits for every pid, at most `seconds`; returns how many exited 0, and
-** adds their exit codes to *sum when sum is not NULL. */
+** adds their exit codes to *sum when sum is not NULL. A worker that did not
+** exit (a signal, a kill at the deadline) adds 100: it can never pass for
+** a normal outcome. */
 static int wait_all(pid_t *pids, int n, int seconds, int *sum) {
   int ok = 0;
   time_t deadline = time(NULL) + seconds;
@@ -103,6 +105,8 @@ static int wait_all(pid_t *pids, int n, int seconds, int *sum) {
           if (WIFEXITED(status)) {
             if (sum) *sum += WEXITSTATUS(status);
             ok += !sum ? WEXITSTATUS(status) == 0 : 1;
+          } else if (sum) {
+            *sum += 100;
           }
         }
       continue;
@@ -214,6 +218,7 @@ static void check_reopen(void) {
     (void)!write(fds[1], &at, sizeof at);
     _exit(0);
   }
+  close(fds[1]); /* a writer that dies unheard gives EOF, not a hang */
   long long written = 0;
   CHECK(wait_all(&p, 1, 60, NULL) == 1, "reopen: writer failed");
   CHECK(read(fds[0], &written, sizeof written) == sizeof written,
@@ -421,6 +426,12 @@ static void check_crash(int runs) {
     close(fds[0]);
     int status;
     waitpid(w, &status, 0);
+    if (last < 0 || !WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) {
+      fprintf(stderr, "crash run %d: the writer stopped by itself (%d sets)\n",
+              run, last + 1);
+      bad = 1;
+      break;
+    }
     total_acked += last + 1;
     pid_t c = fork();
     if (c == 0) {

@@ -78,6 +78,27 @@ static void test_expiry_on_clock(void) {
   pc_cache_close("exp");
 }
 
+/* A write reclaims at most 8 expired entries: bounded work, never a scan. */
+static void test_reclaim_bounded(void) {
+  pc_cache *c = open_fs("recl", "recl", "");
+  char k[32];
+  for (int i = 0; i < 100; i++) {
+    snprintf(k, sizeof k, "k%03d", i);
+    CHECK_EQ_INT(set_text(c, k, "v", 1000), PC_OK);
+  }
+  pc_test_advance(2000);
+  pc_stats st;
+  for (int w = 1; w <= 3; w++) {
+    snprintf(k, sizeof k, "w%d", w);
+    CHECK_EQ_INT(set_text(c, k, "v", PC_TTL_NEVER), PC_OK);
+    CHECK_EQ_INT(pc_get_stats(c, &st), PC_OK);
+    CHECK_EQ_INT(st.expirations, 8 * w);
+    CHECK_EQ_INT(st.entries, 100 - 8 * w + w);
+  }
+  pc_cache_release(c);
+  pc_cache_close("recl");
+}
+
 static void test_bounds(void) {
   pc_cache *c = open_fs("bound", "bound", ",\"max_entries\":10");
   char k[32];
@@ -164,6 +185,7 @@ int main(void) {
     return 1;
   }
   test_expiry_on_clock();
+  test_reclaim_bounded();
   test_bounds();
   test_persistence();
   test_oom();
