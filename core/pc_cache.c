@@ -36,7 +36,16 @@
 #define PC_STRIPES (PC_STRIPES_OWNED + PC_STRIPES_SHARED)
 #define PC_NAME_MAX 255
 
-enum { ST_HITS, ST_MISSES, ST_SETS, ST_DELETES, ST_ERRORS, ST_COUNT };
+/* ST_TIER_HITS: the hits the memory tier served (also counted in hits). */
+enum {
+  ST_HITS,
+  ST_MISSES,
+  ST_SETS,
+  ST_DELETES,
+  ST_ERRORS,
+  ST_TIER_HITS,
+  ST_COUNT
+};
 
 /* One cache line of counters (the struct is padded to 64 bytes; the array
 ** of them is aligned by hand, as the allocator promises only 16). */
@@ -604,6 +613,7 @@ static __attribute__((noinline)) int tier_get(pc_cache *c, const void *key,
   uint64_t epoch = atomic_load_explicit(&t->epoch, memory_order_acquire);
   pc_buf buf;
   rc = pc__memory_backend.get(t->m, key, nkey, PC_NOW_LAZY, &buf, NULL);
+  bool from_tier = rc == PC_OK;
   if (rc == PC_NOTFOUND) {
     int64_t expires;
     rc = c->be->get(c->b, key, nkey, PC_NOW_LAZY, &buf, &expires);
@@ -613,6 +623,7 @@ static __attribute__((noinline)) int tier_get(pc_cache *c, const void *key,
   stat_add(c, rc == PC_OK         ? ST_HITS
               : rc == PC_NOTFOUND ? ST_MISSES
                                   : ST_ERRORS);
+  if (rc == PC_OK && from_tier) stat_add(c, ST_TIER_HITS);
   return rc;
 }
 
@@ -790,18 +801,31 @@ char *pc_stats_json(pc_cache *c) {
     }
   }
   *w = 0;
-  size_t cap = strlen(name) + 512;
+  /* Per tier where there is one: what the memory tier holds, the hits it
+  ** served and what it evicted. */
+  char tier[192] = "";
+  if (c->tier) {
+    pc_stats ts;
+    memset(&ts, 0, sizeof ts);
+    pc__memory_backend.stats(c->tier->m, &ts);
+    snprintf(tier, sizeof tier,
+             ",\"tier\":{\"backend\":\"memory\",\"entries\":%lld,"
+             "\"bytes\":%lld,\"hits\":%lld,\"evictions\":%lld}",
+             (long long)ts.entries, (long long)ts.bytes,
+             (long long)stat_sum(c, ST_TIER_HITS), (long long)ts.evictions);
+  }
+  size_t cap = strlen(name) + 512 + sizeof tier;
   char *z = pc__malloc(cap);
   if (z)
     snprintf(z, cap,
              "{\"cache\":\"%s\",\"backend\":\"%s\",\"entries\":%lld,"
              "\"bytes\":%lld,\"hits\":%lld,\"misses\":%lld,"
              "\"hit_ratio\":%.4f,\"sets\":%lld,\"deletes\":%lld,"
-             "\"evictions\":%lld,\"expirations\":%lld,\"errors\":%lld}",
+             "\"evictions\":%lld,\"expirations\":%lld,\"errors\":%lld%s}",
              name, c->be->name, (long long)s.entries, (long long)s.bytes,
              (long long)s.hits, (long long)s.misses, ratio, (long long)s.sets,
              (long long)s.deletes, (long long)s.evictions,
-             (long long)s.expirations, (long long)s.errors);
+             (long long)s.expirations, (long long)s.errors, tier);
   pc__free(name);
   return z;
 }

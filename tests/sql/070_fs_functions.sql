@@ -61,6 +61,8 @@ SELECT cache_set('big', zeroblob(2000), NULL, 'tiny');
 SELECT cache_open('tiered', '{"backend":"filesystem","cache_dir":"store/shared","local_max_bytes":"1MB"}');
 SELECT cache_open('other', '{"backend":"filesystem","cache_dir":"store/shared"}');
 SELECT cache_set('k', 'v1', NULL, 'tiered'), cache_get('k', 'tiered'), cache_get('k', 'tiered');
+-- cache_stats shows the tier: the second read was served by it.
+SELECT json_extract(cache_stats('tiered'), '$.hits', '$.tier.hits', '$.tier.entries');
 SELECT cache_set('k', 'v2', NULL, 'other');
 SELECT cache_get('k', 'tiered');
 SELECT cache_delete('k', 'other'), cache_get('k', 'tiered') IS NULL;
