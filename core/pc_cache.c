@@ -207,30 +207,26 @@ static int cache_new(const char *name, pc_config *cfg, pc_cache **out) {
   pc_cache *c = pc__malloc(sizeof *c);
   if (!c) return pc__error(PC_NOMEM, "out of memory");
   memset(c, 0, sizeof *c);
+  c->be = be;
+  c->ser = ser;
   c->name = pc__strdup(name);
   c->stripes_raw = pc__malloc(sizeof(pc_stripe) * PC_STRIPES + 63);
-  if (!c->name || !c->stripes_raw) {
-    pc__free(c->name);
-    pc__free(c->stripes_raw);
-    pc__free(c);
-    return pc__error(PC_NOMEM, "out of memory");
+  int rc =
+      c->name && c->stripes_raw ? PC_OK : pc__error(PC_NOMEM, "out of memory");
+  if (rc == PC_OK) {
+    c->stripes =
+        (pc_stripe *)(((uintptr_t)c->stripes_raw + 63) & ~(uintptr_t)63);
+    memset(c->stripes, 0, sizeof(pc_stripe) * PC_STRIPES);
+    rc = be->open(cfg, &c->b);
   }
-  c->stripes = (pc_stripe *)(((uintptr_t)c->stripes_raw + 63) & ~(uintptr_t)63);
-  memset(c->stripes, 0, sizeof(pc_stripe) * PC_STRIPES);
-  int rc = be->open(cfg, &c->b);
   if (rc == PC_OK && cfg->local_max_bytes > 0)
     rc = tier_new(be, c->b, cfg->local_max_bytes, &c->tier);
   if (rc != PC_OK) {
-    if (c->b) be->close(c->b);
-    pc__free(c->name);
-    pc__free(c->stripes_raw);
-    pc__free(c);
+    cache_free(c); /* c->cfg is still empty: cfg stays the caller's */
     return rc;
   }
   c->cfg = *cfg;
   memset(cfg, 0, sizeof *cfg);
-  c->be = be;
-  c->ser = ser;
   atomic_init(&c->refs, 1);
   *out = c;
   return PC_OK;
@@ -726,19 +722,11 @@ int pc_touch(pc_cache *c, const void *key, size_t nkey, int64_t ttl_ms) {
   int rc = check_key(c, nkey);
   if (rc == PC_OK) rc = check_ttl(ttl_ms);
   if (rc) return rc;
+  if (!c->be->touch)
+    return pc__error(PC_UNSUPPORTED, "touch is not supported by backend %s",
+                     c->be->name);
   int64_t now, expires = expiry_for(c, ttl_ms, &now);
-  if (c->be->touch) {
-    rc = c->be->touch(c->b, key, nkey, expires, now);
-    tier_invalidate(c, key, nkey);
-    return rc;
-  }
-  /* A composition for backends without touch: not atomic against a
-  ** concurrent writer of the same key, which then simply wins. */
-  pc_buf buf;
-  rc = c->be->get(c->b, key, nkey, now, &buf, NULL);
-  if (rc != PC_OK) return rc;
-  rc = c->be->set(c->b, key, nkey, buf.p, buf.n, expires, PC_SET_XX, now);
-  pc__buf_release(&buf);
+  rc = c->be->touch(c->b, key, nkey, expires, now);
   tier_invalidate(c, key, nkey);
   return rc;
 }

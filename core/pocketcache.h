@@ -10,15 +10,16 @@
 **   if (pc_cache_open("api", "{\"max_bytes\":\"16MB\"}", &c, err, sizeof err))
 **     fprintf(stderr, "%s\n", err);
 **   pc_value v = pc_text("hello", 5);
-**   pc_set(c, "k", 1, &v, PC_TTL_DEFAULT);
+**   pc_set(c, "k", 1, &v, PC_TTL_DEFAULT, 0);
 **   pc_value out;
 **   if (pc_get(c, "k", 1, &out) == PC_OK) { ...; pc_value_release(&out); }
 **   pc_cache_release(c);
 **
 ** Conventions: every function returns a PC_* code; PC_NOTFOUND is an
-** ordinary outcome, not an error. On an error the message is kept in the
-** cache object (pc_errmsg) or written to the caller's buffer where there is
-** no object yet. A buffer argument is a pair (key, nkey) / (val, nval).
+** ordinary outcome, not an error. On an error the message is kept for the
+** calling thread (pc_errmsg) until its next error, or written to the
+** caller's buffer where a function takes one. A buffer argument is a pair (key,
+*nkey) / (val, nval).
 ** Every function is safe to call from any thread.
 */
 #ifndef POCKETCACHE_H

@@ -44,25 +44,17 @@ arg_cache(sqlite3_context *ctx, const char *fname, int argc,
     if (!c) sqlite3_result_error_nomem(ctx);
     return c;
   }
-  const char *name = NULL;
-  if (idx < argc) {
-    if (sqlite3_value_type(argv[idx]) == SQLITE_NULL) {
-      func_error(ctx, fname, "cache name must not be NULL");
-      return NULL;
-    }
-    name = (const char *)sqlite3_value_text(argv[idx]);
-    if (!name) {
-      sqlite3_result_error_nomem(ctx);
-      return NULL;
-    }
+  if (sqlite3_value_type(argv[idx]) == SQLITE_NULL) {
+    func_error(ctx, fname, "cache name must not be NULL");
+    return NULL;
+  }
+  const char *name = (const char *)sqlite3_value_text(argv[idx]);
+  if (!name) {
+    sqlite3_result_error_nomem(ctx);
+    return NULL;
   }
   pc_cache *c = pcx_cache(sqlite3_user_data(ctx), name);
-  if (!c) {
-    if (name)
-      func_error(ctx, fname, "no cache named '%s' is open", name);
-    else
-      sqlite3_result_error_nomem(ctx);
-  }
+  if (!c) func_error(ctx, fname, "no cache named '%s' is open", name);
   return c;
 }
 
