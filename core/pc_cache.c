@@ -480,8 +480,7 @@ static int check_ttl(int64_t ttl_ms) {
   if (ttl_ms == PC_TTL_DEFAULT || ttl_ms == PC_TTL_NEVER ||
       (ttl_ms > 0 && ttl_ms <= PC_TTL_MAX_MS))
     return PC_OK;
-  return pc__error(PC_ERROR,
-                   "ttl must be a positive number of seconds, -1 or NULL");
+  return pc__error(PC_ERROR, PC_TTL_RULE);
 }
 
 static inline int check_key(const pc_cache *c, size_t nkey) {

@@ -44,11 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NATIVE_MAGIC PC_NATIVE_MAGIC
-#define NATIVE_VERSION PC_NATIVE_VERSION
-#define NATIVE_JSON_TEXT PC_NATIVE_JSON_TEXT
-#define NATIVE_TRAILER PC_NATIVE_TRAILER
-#define NATIVE_INT_LEN (8 + NATIVE_TRAILER)
+#define NATIVE_INT_LEN (8 + PC_NATIVE_TRAILER)
 
 /* ---- Shared helpers ---- */
 
@@ -132,15 +128,15 @@ static int native_encode(const pc_value *v, unsigned char *scratch,
   case PC_TEXT:
   case PC_BLOB:
     if (!v->p && v->n) return pc__error(PC_ERROR, "value has no bytes");
-    if (v->n > SIZE_MAX - NATIVE_TRAILER)
+    if (v->n > SIZE_MAX - PC_NATIVE_TRAILER)
       return pc__error(PC_TOOBIG, "value is too large");
     npay = v->n;
-    tag = (v->type == PC_TEXT && v->is_json) ? NATIVE_JSON_TEXT : v->type;
+    tag = (v->type == PC_TEXT && v->is_json) ? PC_NATIVE_JSON_TEXT : v->type;
     break;
   default:
     return pc__error(PC_ERROR, "unknown value type %d", v->type);
   }
-  unsigned char *buf = out_buf(out, nout, npay + NATIVE_TRAILER);
+  unsigned char *buf = out_buf(out, nout, npay + PC_NATIVE_TRAILER);
   if (!buf) return err_nomem();
   if (v->type == PC_INTEGER) {
     put_le64(buf, (uint64_t)v->i);
@@ -151,26 +147,26 @@ static int native_encode(const pc_value *v, unsigned char *scratch,
   } else if (npay) {
     memcpy(buf, v->p, npay);
   }
-  buf[npay] = NATIVE_MAGIC;
-  buf[npay + 1] = (unsigned char)(NATIVE_VERSION << 4 | tag);
+  buf[npay] = PC_NATIVE_MAGIC;
+  buf[npay + 1] = (unsigned char)(PC_NATIVE_VERSION << 4 | tag);
   *out = buf;
-  *nout = npay + NATIVE_TRAILER;
+  *nout = npay + PC_NATIVE_TRAILER;
   return PC_OK;
 }
 
 static int native_decode(const unsigned char *p, size_t n, pc_value *v,
                          void (**release)(void *)) {
-  if (!p || n < NATIVE_TRAILER) return err_undecodable();
+  if (!p || n < PC_NATIVE_TRAILER) return err_undecodable();
   unsigned char magic = p[n - 2], tag = p[n - 1];
-  if (magic != NATIVE_MAGIC || (tag >> 4) != NATIVE_VERSION)
+  if (magic != PC_NATIVE_MAGIC || (tag >> 4) != PC_NATIVE_VERSION)
     return err_undecodable();
-  size_t npay = n - NATIVE_TRAILER;
+  size_t npay = n - PC_NATIVE_TRAILER;
   int t = tag & 0x0f;
-  if (t == PC_TEXT || t == PC_BLOB || t == NATIVE_JSON_TEXT) {
+  if (t == PC_TEXT || t == PC_BLOB || t == PC_NATIVE_JSON_TEXT) {
     /* The common case first, written in place: the value points at the
     ** stored bytes. */
     v->type = t == PC_BLOB ? PC_BLOB : PC_TEXT;
-    v->is_json = t == NATIVE_JSON_TEXT;
+    v->is_json = t == PC_NATIVE_JSON_TEXT;
     v->i = 0;
     v->r = 0;
     v->p = p;
@@ -204,8 +200,8 @@ static int native_decode(const unsigned char *p, size_t n, pc_value *v,
 }
 
 static int native_int_decode(const unsigned char *p, size_t n, int64_t *out) {
-  if (!p || n != NATIVE_INT_LEN || p[8] != NATIVE_MAGIC ||
-      p[9] != (NATIVE_VERSION << 4 | PC_INTEGER))
+  if (!p || n != NATIVE_INT_LEN || p[8] != PC_NATIVE_MAGIC ||
+      p[9] != (PC_NATIVE_VERSION << 4 | PC_INTEGER))
     return PC_MISMATCH;
   *out = u64_to_i64(get_le64(p));
   return PC_OK;
@@ -213,8 +209,8 @@ static int native_int_decode(const unsigned char *p, size_t n, int64_t *out) {
 
 static size_t native_int_encode(int64_t v, unsigned char *buf) {
   put_le64(buf, (uint64_t)v);
-  buf[8] = NATIVE_MAGIC;
-  buf[9] = NATIVE_VERSION << 4 | PC_INTEGER;
+  buf[8] = PC_NATIVE_MAGIC;
+  buf[9] = PC_NATIVE_VERSION << 4 | PC_INTEGER;
   return NATIVE_INT_LEN;
 }
 

@@ -23,6 +23,9 @@ void pc__free(void *p);
 char *pc__strdup(const char *z);
 
 /* Formats a message into the calling thread's error buffer (pc_errmsg). */
+/* The TTL rule of SPEC §3, as every "bad ttl" message words it. */
+#define PC_TTL_RULE "ttl must be a positive number of seconds, -1 or NULL"
+
 int pc__error(int rc, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 const char *pc__errbuf(void);

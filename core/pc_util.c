@@ -106,9 +106,7 @@ int pc_ttl_from_seconds(double s, int64_t *ttl_ms) {
     *ttl_ms = PC_TTL_NEVER;
     return PC_OK;
   }
-  if (!(s > 0) || !isfinite(s))
-    return pc__error(PC_ERROR,
-                     "ttl must be a positive number of seconds, -1 or NULL");
+  if (!(s > 0) || !isfinite(s)) return pc__error(PC_ERROR, PC_TTL_RULE);
   double ms = ceil(s * 1000.0);
   if (ms > (double)PC_TTL_MAX_MS)
     return pc__error(PC_ERROR, "ttl is too large (at most 2^53 ms)");
@@ -123,21 +121,17 @@ int pc_ttl_from_text(const char *z, size_t n, int64_t *ttl_ms) {
   while (n > 0 && (z[n - 1] == ' ' || z[n - 1] == '\t'))
     n--;
   if (n == 0 || n >= sizeof buf || memchr(z, 0, n))
-    return pc__error(PC_ERROR,
-                     "ttl must be a positive number of seconds, -1 or NULL");
+    return pc__error(PC_ERROR, PC_TTL_RULE);
   memcpy(buf, z, n);
   buf[n] = 0;
   /* strtod would accept "inf", "nan" and hex floats: allow only decimal. */
   for (size_t i = 0; i < n; i++) {
     if (!strchr("0123456789+-.eE", buf[i]))
-      return pc__error(PC_ERROR,
-                       "ttl must be a positive number of seconds, -1 or NULL");
+      return pc__error(PC_ERROR, PC_TTL_RULE);
   }
   char *end;
   double s = strtod(buf, &end);
-  if (end != buf + n)
-    return pc__error(PC_ERROR,
-                     "ttl must be a positive number of seconds, -1 or NULL");
+  if (end != buf + n) return pc__error(PC_ERROR, PC_TTL_RULE);
   return pc_ttl_from_seconds(s, ttl_ms);
 }
 
@@ -168,10 +162,8 @@ pc_value pc_text(const char *p, size_t n) {
   return v;
 }
 pc_value pc_blob(const void *p, size_t n) {
-  pc_value v = {0};
+  pc_value v = pc_text(p, n);
   v.type = PC_BLOB;
-  v.p = p ? p : "";
-  v.n = n;
   return v;
 }
 
