@@ -507,19 +507,26 @@ static int column_cache(pcache_vtab *p, sqlite3_value *v, pc_cache **out) {
   return vtab_cache(p, name, out);
 }
 
+/* The key and TTL columns of a row being written (see row_ttl). */
+static int row_key_ttl(pcache_vtab *p, sqlite3_value **col, int update,
+                       const void **key, size_t *nkey, int64_t *ttl,
+                       int *keep) {
+  int k = pcx_key(col[PCACHE_COLUMN_KEY], key, nkey);
+  if (k == SQLITE_NOMEM) return SQLITE_NOMEM;
+  if (k == 1) return vtab_error(&p->base, "pcache: key must not be NULL");
+  return row_ttl(p, col[PCACHE_COLUMN_TTL], col[PCACHE_COLUMN_EXPIRES_AT],
+                 update, ttl, keep);
+}
+
 /* UPDATE of the row (old cache, old key) to the new column values. */
 static int update_row(pcache_vtab *p, sqlite3_value **col, const char *oname,
                       const void *okey, size_t nokey) {
   sqlite3_vtab *vt = &p->base;
-  const void *key;
-  size_t nkey;
-  int k = pcx_key(col[PCACHE_COLUMN_KEY], &key, &nkey);
-  if (k == SQLITE_NOMEM) return SQLITE_NOMEM;
-  if (k == 1) return vtab_error(vt, "pcache: key must not be NULL");
+  const void *key = NULL;
+  size_t nkey = 0;
   int64_t ttl;
   int keep;
-  int rc = row_ttl(p, col[PCACHE_COLUMN_TTL], col[PCACHE_COLUMN_EXPIRES_AT], 1,
-                   &ttl, &keep);
+  int rc = row_key_ttl(p, col, 1, &key, &nkey, &ttl, &keep);
   if (rc != SQLITE_OK) return rc;
   pc_cache *oc = NULL, *nc = NULL;
   rc = vtab_cache(p, oname, &oc);
@@ -595,15 +602,11 @@ static int pcacheUpdate(sqlite3_vtab *vt, int argc, sqlite3_value **argv,
     return update_row(p, col, oname, okey, nokey);
 
   /* INSERT */
-  const void *key;
-  size_t nkey;
-  int k = pcx_key(col[PCACHE_COLUMN_KEY], &key, &nkey);
-  if (k == SQLITE_NOMEM) return SQLITE_NOMEM;
-  if (k == 1) return vtab_error(vt, "pcache: key must not be NULL");
+  const void *key = NULL;
+  size_t nkey = 0;
   int64_t ttl;
   int keep;
-  rc = row_ttl(p, col[PCACHE_COLUMN_TTL], col[PCACHE_COLUMN_EXPIRES_AT], 0,
-               &ttl, &keep);
+  rc = row_key_ttl(p, col, 0, &key, &nkey, &ttl, &keep);
   if (rc != SQLITE_OK) return rc;
   pc_cache *c;
   rc = column_cache(p, col[PCACHE_COLUMN_CACHE], &c);
