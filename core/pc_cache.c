@@ -123,6 +123,7 @@ static int64_t stat_sum(pc_cache *c, int which) {
 static const pc_backend_methods *backend_find(const char *name) {
   if (strcmp(name, "memory") == 0) return &pc__memory_backend;
   if (strcmp(name, "filesystem") == 0) return &pc__filesystem_backend;
+  if (strcmp(name, "redis") == 0) return &pc__redis_backend;
   return NULL;
 }
 
@@ -490,6 +491,17 @@ static inline int check_key(const pc_cache *c, size_t nkey) {
   return PC_OK;
 }
 
+/* The rule of on_error=fallback: a store that cannot be reached (the
+** backend says PC_UNAVAILABLE) fails no call. The error is counted and
+** the caller gets `instead`, what the operation returns when the key is
+** not there (a miss, 0, nothing removed). With on_error=raise the error
+** stands. */
+static int fallback(pc_cache *c, int rc, int instead) {
+  if (rc != PC_UNAVAILABLE) return rc;
+  stat_add(c, ST_ERRORS);
+  return c->cfg.on_error == PC_ON_ERROR_FALLBACK ? instead : rc;
+}
+
 /* ---- Operations ---- */
 
 /* Decodes buf into *out, taking over its release. */
@@ -528,7 +540,8 @@ static int do_lookup(pc_cache *c, const void *key, size_t nkey, int64_t now,
   int rc = check_key(c, nkey);
   if (rc) return rc;
   pc_buf buf;
-  rc = c->be->get(c->b, key, nkey, now, &buf, expires);
+  rc =
+      fallback(c, c->be->get(c->b, key, nkey, now, &buf, expires), PC_NOTFOUND);
   if (rc == PC_OK) {
     if (size) *size = (int64_t)(nkey + buf.n);
     rc = decode_buf(c, &buf, out);
@@ -537,7 +550,7 @@ static int do_lookup(pc_cache *c, const void *key, size_t nkey, int64_t now,
     stat_add(c, ST_HITS);
   else if (rc == PC_NOTFOUND)
     stat_add(c, ST_MISSES);
-  else
+  else if (rc != PC_UNAVAILABLE)
     stat_add(c, ST_ERRORS);
   return rc;
 }
@@ -613,6 +626,7 @@ static __attribute__((noinline)) int tier_get(pc_cache *c, const void *key,
     int64_t expires;
     rc = c->be->get(c->b, key, nkey, PC_NOW_LAZY, &buf, &expires);
     if (rc == PC_OK) tier_fill(c, epoch, key, nkey, &buf, expires);
+    if (rc == PC_UNAVAILABLE) rc = fallback(c, rc, PC_NOTFOUND);
   }
   if (rc == PC_OK) rc = decode_buf(c, &buf, out);
   stat_add(c, rc == PC_OK         ? ST_HITS
@@ -630,6 +644,8 @@ int pc_get(pc_cache *c, const void *key, size_t nkey, pc_value *out) {
   pc_buf buf;
   int rc = c->be->get(c->b, key, nkey, PC_NOW_LAZY, &buf, NULL);
   if (rc == PC_OK) rc = decode_buf(c, &buf, out);
+  if (__builtin_expect(rc == PC_UNAVAILABLE, 0))
+    rc = fallback(c, rc, PC_NOTFOUND);
   stat_add(c, rc == PC_OK         ? ST_HITS
               : rc == PC_NOTFOUND ? ST_MISSES
                                   : ST_ERRORS);
@@ -680,6 +696,11 @@ int pc_set(pc_cache *c, const void *key, size_t nkey, const pc_value *v,
   rc = c->be->set(c->b, key, nkey, enc, nenc, expires, flags, now);
   if (enc != scratch) pc__free(enc);
   tier_invalidate(c, key, nkey);
+  if (rc == PC_UNAVAILABLE) /* not stored: add says 0, set its value */
+    return fallback(c, rc,
+                    flags & PC_SET_NX   ? PC_EXISTS
+                    : flags & PC_SET_XX ? PC_NOTFOUND
+                                        : PC_OK);
   if (rc == PC_OK)
     stat_add(c, ST_SETS);
   else if (rc != PC_EXISTS && rc != PC_NOTFOUND)
@@ -690,7 +711,7 @@ int pc_set(pc_cache *c, const void *key, size_t nkey, const pc_value *v,
 int pc_delete(pc_cache *c, const void *key, size_t nkey) {
   int rc = check_key(c, nkey);
   if (rc) return rc;
-  rc = c->be->del(c->b, key, nkey, PC_NOW_LAZY);
+  rc = fallback(c, c->be->del(c->b, key, nkey, PC_NOW_LAZY), PC_NOTFOUND);
   tier_invalidate(c, key, nkey);
   if (rc == PC_OK) stat_add(c, ST_DELETES);
   return rc;
@@ -700,7 +721,8 @@ int pc_has(pc_cache *c, const void *key, size_t nkey) {
   int rc = check_key(c, nkey);
   if (rc) return rc;
   pc_buf buf;
-  rc = c->be->get(c->b, key, nkey, PC_NOW_LAZY, &buf, NULL);
+  rc = fallback(c, c->be->get(c->b, key, nkey, PC_NOW_LAZY, &buf, NULL),
+                PC_NOTFOUND);
   if (rc == PC_OK) pc__buf_release(&buf);
   return rc;
 }
@@ -710,7 +732,8 @@ int pc_ttl(pc_cache *c, const void *key, size_t nkey, int64_t *ttl_ms) {
   if (rc) return rc;
   pc_buf buf;
   int64_t expires, now = cache_now(c);
-  rc = c->be->get(c->b, key, nkey, now, &buf, &expires);
+  rc = fallback(c, c->be->get(c->b, key, nkey, now, &buf, &expires),
+                PC_NOTFOUND);
   if (rc != PC_OK) return rc;
   pc__buf_release(&buf);
   *ttl_ms = expires == PC_EXPIRES_NEVER ? PC_TTL_NEVER : expires - now;
@@ -725,7 +748,7 @@ int pc_touch(pc_cache *c, const void *key, size_t nkey, int64_t ttl_ms) {
     return pc__error(PC_UNSUPPORTED, "touch is not supported by backend %s",
                      c->be->name);
   int64_t now, expires = expiry_for(c, ttl_ms, &now);
-  rc = c->be->touch(c->b, key, nkey, expires, now);
+  rc = fallback(c, c->be->touch(c->b, key, nkey, expires, now), PC_NOTFOUND);
   tier_invalidate(c, key, nkey);
   return rc;
 }
@@ -741,6 +764,8 @@ int pc_incr(pc_cache *c, const void *key, size_t nkey, int64_t delta,
   int64_t now, expires = expiry_for(c, ttl_ms, &now);
   rc = c->be->incr(c->b, key, nkey, delta, expires, now, c->ser->ints, result);
   tier_invalidate(c, key, nkey);
+  /* No value to give: PC_NOTFOUND, which SQL shows as NULL. */
+  rc = fallback(c, rc, PC_NOTFOUND);
   if (rc == PC_MISMATCH)
     return pc__error(PC_MISMATCH, "the stored value is not an integer");
   if (rc == PC_OK) stat_add(c, ST_SETS);
@@ -749,7 +774,7 @@ int pc_incr(pc_cache *c, const void *key, size_t nkey, int64_t delta,
 
 int pc_clear(pc_cache *c, int64_t *removed) {
   int64_t n = 0;
-  int rc = c->be->clear(c->b, PC_NOW_LAZY, &n);
+  int rc = fallback(c, c->be->clear(c->b, PC_NOW_LAZY, &n), PC_OK);
   tier_invalidate(c, NULL, 0);
   if (removed) *removed = n;
   return rc;
@@ -823,10 +848,11 @@ char *pc_build_info(void) {
   char *z = pc__malloc(256);
   if (z)
     snprintf(z, 256,
-             "{\"version\":\"%s\",\"backends\":[\"memory\",\"filesystem\"],"
-             "\"serializers\":[\"%s\",\"%s\"],\"cjson\":\"%s\"}",
+             "{\"version\":\"%s\",\"backends\":[\"memory\",\"filesystem\","
+             "\"redis\"],\"serializers\":[\"%s\",\"%s\"],\"cjson\":\"%s\","
+             "\"hiredis\":\"%s\"}",
              PC_VERSION, pc__native_serializer.name, pc__json_serializer.name,
-             pc__cjson_version());
+             pc__cjson_version(), pc__hiredis_version());
   return z;
 }
 
@@ -861,7 +887,7 @@ int pc_iter_next(pc_iter *p, pc_item *item) {
   for (;;) {
     pc_backend_item bi;
     int rc = p->c->be->scan_next(p->it, &bi);
-    if (rc != PC_OK) return rc;
+    if (rc != PC_OK) return fallback(p->c, rc, PC_DONE); /* rows so far */
     /* The time of this row, not of the scan's start: a slow reader of a
     ** scan must not be handed an entry that expired meanwhile. */
     int64_t now = cache_now(p->c);

@@ -214,7 +214,8 @@ static size_t native_int_encode(int64_t v, unsigned char *buf) {
   return NATIVE_INT_LEN;
 }
 
-static const pc_int_codec native_ints = {native_int_decode, native_int_encode};
+static const pc_int_codec native_ints = {native_int_decode, native_int_encode,
+                                         PC_INT_LE64};
 
 /* The type-exact default serializer (see the header comment). */
 const pc_serializer pc__native_serializer = {"native", native_encode,
@@ -807,7 +808,8 @@ static size_t json_int_encode(int64_t v, unsigned char *buf) {
   return fmt_int64(v, (char *)buf);
 }
 
-static const pc_int_codec json_ints = {json_int_decode, json_int_encode};
+static const pc_int_codec json_ints = {json_int_decode, json_int_encode,
+                                       PC_INT_DECIMAL};
 
 /* The portable serializer: values as JSON text (see the header comment). */
 const pc_serializer pc__json_serializer = {"json", json_encode, json_decode,

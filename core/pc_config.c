@@ -28,6 +28,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- The table of keys ---- */
@@ -461,17 +462,16 @@ static bool db_ok(const char *z, size_t n) {
 }
 
 /*
-** Checks a redis URL: redis://[user:password@]host[:port][/db] or
-** unix:///path[?db=N]. Returns NULL when it is good, else what is wrong, in
-** words that never include any part of the URL. For a redis:// URL with a
-** password, *pass_off and *pass_len locate it (else *pass_len is 0 and
-** *has_pass false).
+** Parses a redis URL: redis://[user[:password]@]host[:port][/db] or
+** unix:///path[?db=N] into *out, whose text fields point into u. Returns
+** NULL when it is good, else what is wrong, in words that never include
+** any part of the URL. User and password are left percent-encoded as
+** written (the backend decodes them when it authenticates).
 */
-static const char *url_check(const char *u, size_t *pass_off, size_t *pass_len,
-                             bool *has_pass) {
+const char *pc__url_parse(const char *u, pc_url *out) {
   size_t n = strlen(u);
-  *pass_off = *pass_len = 0;
-  *has_pass = false;
+  memset(out, 0, sizeof *out);
+  out->port = 6379;
   for (size_t i = 0; i < n; i++)
     if ((unsigned char)u[i] <= 0x20 || u[i] == 0x7f)
       return "must not contain spaces or control characters";
@@ -487,7 +487,11 @@ static const char *url_check(const char *u, size_t *pass_off, size_t *pass_len,
       if (strncmp(q, "?db=", 4) != 0)
         return "a unix socket URL takes only ?db=N after the path";
       if (!db_ok(q + 4, strlen(q + 4))) return "db must be an integer 0..9999";
+      out->db = atoi(q + 4);
     }
+    out->is_unix = true;
+    out->path = path;
+    out->npath = np;
     return NULL;
   }
   if (!(n >= 8 && ieq(u, 8, "redis://")))
@@ -499,10 +503,13 @@ static const char *url_check(const char *u, size_t *pass_off, size_t *pass_len,
   const char *host = rest;
   if (at) {
     const char *colon = memchr(rest, ':', (size_t)(at - rest));
+    const char *uend = colon ? colon : at;
+    out->user = rest;
+    out->nuser = (size_t)(uend - rest);
     if (colon) {
-      *has_pass = true;
-      *pass_off = (size_t)(colon + 1 - u);
-      *pass_len = (size_t)(at - colon - 1);
+      out->has_pass = true;
+      out->pass = colon + 1;
+      out->npass = (size_t)(at - colon - 1);
     }
     host = at + 1;
   }
@@ -520,6 +527,8 @@ static const char *url_check(const char *u, size_t *pass_off, size_t *pass_len,
       if (close[1] != ':') return "the host is not valid";
       port = close + 2;
     }
+    out->host = host + 1;
+    out->nhost = (size_t)(close - host - 1);
   } else {
     const char *colon = memchr(host, ':', (size_t)(hend - host));
     const char *e = colon ? colon : hend;
@@ -527,6 +536,8 @@ static const char *url_check(const char *u, size_t *pass_off, size_t *pass_len,
     for (const char *p = host; p < e; p++)
       if (!host_char(*p)) return "the host is not valid";
     if (colon) port = colon + 1;
+    out->host = host;
+    out->nhost = (size_t)(e - host);
   }
   if (port) {
     size_t np = (size_t)(hend - port);
@@ -537,9 +548,13 @@ static const char *url_check(const char *u, size_t *pass_off, size_t *pass_len,
       v = v * 10 + (port[i] - '0');
     }
     if (v < 1 || v > 65535) return "port must be 1..65535";
+    out->port = (int)v;
   }
-  if (slash && slash[1] && !db_ok(slash + 1, strlen(slash + 1)))
-    return "db must be an integer 0..9999";
+  if (slash && slash[1]) {
+    if (!db_ok(slash + 1, strlen(slash + 1)))
+      return "db must be an integer 0..9999";
+    out->db = atoi(slash + 1);
+  }
   return NULL;
 }
 
@@ -984,9 +999,8 @@ int pc__config_validate(pc_config *cfg) {
   if (be == BE_REDIS) {
     if (!cfg->url)
       return pc__error(PC_ERROR, "url: required for backend redis");
-    size_t off, len;
-    bool has_pass;
-    const char *why = url_check(cfg->url, &off, &len, &has_pass);
+    pc_url url;
+    const char *why = pc__url_parse(cfg->url, &url);
     if (why) return pc__error(PC_ERROR, "url: %s", why);
   }
   /* Backend defaults, once nothing can fail. */
@@ -1040,17 +1054,17 @@ static void jw_string(jw *w, const char *s) {
 /* The URL with its password replaced by "***"; "***" alone for text that
 ** is not a valid URL (it could hold a password anywhere). */
 static void jw_url(jw *w, const char *url) {
-  size_t off, len;
-  bool has_pass;
-  if (url_check(url, &off, &len, &has_pass)) {
+  pc_url u;
+  if (pc__url_parse(url, &u)) {
     jw_cstr(w, "\"***\"");
     return;
   }
   jw_raw(w, "\"", 1);
-  if (has_pass) {
+  if (u.has_pass) {
+    size_t off = (size_t)(u.pass - url);
     jw_escaped(w, url, off);
     jw_raw(w, "***", 3);
-    jw_escaped(w, url + off + len, strlen(url + off + len));
+    jw_escaped(w, u.pass + u.npass, strlen(u.pass + u.npass));
   } else {
     jw_escaped(w, url, strlen(url));
   }

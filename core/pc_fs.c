@@ -157,7 +157,7 @@ typedef struct fs_store {
   int64_t max_entries, max_bytes;
   pthread_mutex_t mu; /* guards the fields below */
   fs_conn *idle;      /* connections not in use; fs_conn_close */
-  unsigned gen;       /* fork_gen() the idle connections belong to */
+  unsigned gen;       /* pc__fork_gen() the idle connections belong to */
   /* No entry expires before this (wall ms) as far as this process knows:
   ** the reclamation step is skipped until then. Lowered by this process's
   ** writes; another process's earlier expiry waits for that time or for
@@ -176,31 +176,13 @@ typedef struct fs_store {
   uint64_t version;           /* what version() returns: bumped by every
                                  change seen, and by every (re)opening of
                                  the watch, which cannot know what it missed */
-  unsigned watch_gen;         /* fork_gen() watch belongs to */
+  unsigned watch_gen;         /* pc__fork_gen() watch belongs to */
 } fs_store;
 
 /* The change a write transaction makes to the totals. */
 typedef struct fs_delta {
   int64_t entries, bytes, evictions, expirations;
 } fs_delta;
-
-/* ---- Fork ---- */
-
-/* The number of fork()s this process descends through, counted by an
-** atfork handler: connections remember the generation they were opened in,
-** so that a child never uses or closes its parent's, without a getpid()
-** system call on every operation. */
-static _Atomic unsigned g_fork_gen;
-static pthread_once_t g_fork_once = PTHREAD_ONCE_INIT;
-static void on_fork_child(void) {
-  atomic_fetch_add(&g_fork_gen, 1);
-}
-static void fork_watch(void) {
-  pthread_atfork(NULL, NULL, on_fork_child);
-}
-static unsigned fork_gen(void) {
-  return atomic_load_explicit(&g_fork_gen, memory_order_relaxed);
-}
 
 /* ---- Errors ---- */
 
@@ -406,7 +388,7 @@ static int fs_conn_open(fs_store *s, int what, fs_conn **out) {
 /* An idle connection of this process, or a new one. */
 static int fs_acquire(fs_store *s, fs_conn **out) {
   pthread_mutex_lock(&s->mu);
-  unsigned gen = fork_gen();
+  unsigned gen = pc__fork_gen();
   if (gen != s->gen) {
     /* A forked child: the parent's connections are not ours to use or to
     ** close (either would disturb the parent's locks). */
@@ -426,7 +408,7 @@ static int fs_acquire(fs_store *s, fs_conn **out) {
 
 static void fs_release(fs_store *s, fs_conn *c) {
   pthread_mutex_lock(&s->mu);
-  if (fork_gen() == s->gen) {
+  if (pc__fork_gen() == s->gen) {
     c->next = s->idle;
     s->idle = c;
     c = NULL;
@@ -508,14 +490,14 @@ static int fs_prepare_files(const pc_config *cfg, const char *path) {
 static void fs_close(void *b) {
   fs_store *s = b;
   if (!s) return;
-  if (s->watch && s->watch_gen == fork_gen()) {
+  if (s->watch && s->watch_gen == pc__fork_gen()) {
     sqlite3_finalize(s->watch_st);
     fs_conn_close(s->watch);
   }
   if (s->shm) munmap((void *)s->shm, FS_SHM_MAP);
   pthread_mutex_destroy(&s->watch_mu);
   fs_conn *c = s->idle;
-  if (fork_gen() != s->gen) c = NULL; /* a child leaves them alone */
+  if (pc__fork_gen() != s->gen) c = NULL; /* a child leaves them alone */
   while (c) {
     fs_conn *next = c->next;
     fs_conn_close(c);
@@ -543,8 +525,7 @@ static int fs_open(const pc_config *cfg, void **pb) {
   s->sync = cfg->synchronous;
   s->max_entries = cfg->max_entries;
   s->max_bytes = cfg->max_bytes;
-  pthread_once(&g_fork_once, fork_watch);
-  s->gen = fork_gen();
+  s->gen = pc__fork_gen();
   pthread_mutex_init(&s->mu, NULL);
   pthread_mutex_init(&s->watch_mu, NULL);
   int rc = fs_prepare_files(cfg, path);
@@ -1244,7 +1225,7 @@ static int fs_version(void *b, uint64_t *out) {
   fs_store *s = b;
   int rc = PC_OK;
   pthread_mutex_lock(&s->watch_mu);
-  unsigned gen = fork_gen();
+  unsigned gen = pc__fork_gen();
   if (s->watch && s->watch_gen != gen) {
     s->watch = NULL; /* the parent's, after fork: left alone */
     s->watch_st = NULL;

@@ -30,6 +30,11 @@ int pc__error(int rc, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 const char *pc__errbuf(void);
 
+/* Counts the fork()s this process descends through (0 in the first one):
+** a backend whose connections carry an older generation is in a child and
+** must not use them. */
+unsigned pc__fork_gen(void);
+
 /* pc__hash(key, nkey): a seeded 64-bit hash of key bytes under per-process
 ** random secrets, so that keys chosen from outside cannot force collisions
 ** (pc_hash.h, pc_hash.c). */
@@ -68,7 +73,13 @@ typedef struct pc_int_codec {
   /* Writes the encoding into buf (PC_INT_ENCODED_MAX bytes); returns its
   ** length. */
   size_t (*encode)(int64_t v, unsigned char *buf);
+  /* The layout, for a backend that adds on the server (redis): */
+  int layout;
 } pc_int_codec;
+#define PC_INT_LE64                                                            \
+  1                      /* 8 bytes little-endian two's complement, then the   \
+                            fixed suffix encode() writes after them */
+#define PC_INT_DECIMAL 2 /* canonical decimal text, as Redis INCRBY reads */
 #define PC_INT_ENCODED_MAX 32
 
 typedef struct pc_backend_item {
@@ -127,6 +138,9 @@ typedef struct pc_backend_methods {
 
 extern const pc_backend_methods pc__memory_backend;
 extern const pc_backend_methods pc__filesystem_backend; /* pc_fs.c */
+extern const pc_backend_methods pc__redis_backend;      /* pc_redis.c */
+/* The version of hiredis compiled in (pc_redis.c owns hiredis). */
+const char *pc__hiredis_version(void);
 
 /* ---- Serializers ---- */
 /*
@@ -248,6 +262,24 @@ char *pc__config_to_json(const pc_config *cfg);
 const char *pc__config_diff(const pc_config *a, const pc_config *b);
 /* The version of the cJSON library linked in (pc_config.c owns cJSON). */
 const char *pc__cjson_version(void);
+
+/* A redis URL taken apart; the text fields point into the URL. */
+typedef struct pc_url {
+  bool is_unix;
+  const char *host; /* TCP: the host (an IPv6 address without brackets) */
+  size_t nhost;
+  int port;         /* 6379 unless given */
+  const char *path; /* unix: the socket path */
+  size_t npath;
+  const char *user; /* percent-encoded as written; nuser 0 = none */
+  size_t nuser;
+  const char *pass; /* percent-encoded; has_pass false = none */
+  size_t npass;
+  bool has_pass;
+  int db; /* 0 unless given */
+} pc_url;
+/* NULL and *out, or what is wrong with u (never quoting any of it). */
+const char *pc__url_parse(const char *u, pc_url *out);
 
 /* Parses "512", "64KB", "16MB", "1GB" (1024-based; also KiB/MiB/GiB, B). */
 int pc__parse_size(const char *z, size_t n, int64_t *out);

@@ -6,6 +6,8 @@
 #include "pc_internal.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,4 +174,26 @@ void pc_value_release(pc_value *v) {
     v->free_fn((void *)v->p);
     v->free_fn = NULL;
   }
+}
+
+/* ---- Fork ---- */
+
+/* The number of fork()s this process descends through, counted by an
+** atfork handler: a backend remembers the generation its connections were
+** opened in, so that a child never uses its parent's, without a getpid()
+** system call on every operation. */
+static _Atomic unsigned g_fork_gen;
+static pthread_once_t g_fork_once = PTHREAD_ONCE_INIT;
+
+static void on_fork_child(void) {
+  atomic_fetch_add(&g_fork_gen, 1);
+}
+
+static void fork_watch(void) {
+  pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+unsigned pc__fork_gen(void) {
+  pthread_once(&g_fork_once, fork_watch);
+  return atomic_load_explicit(&g_fork_gen, memory_order_relaxed);
 }

@@ -45,6 +45,7 @@ extern "C" {
 #define PC_MISMATCH 6    /* incr on a value that is not an INTEGER */
 #define PC_UNSUPPORTED 7 /* the backend cannot do this operation */
 #define PC_DONE 8        /* iteration finished */
+#define PC_UNAVAILABLE 9 /* the store cannot be reached now (redis) */
 
 /* ---- Values ---- */
 #define PC_NULL 0

@@ -223,7 +223,7 @@ static void cacheIncrFunc(sqlite3_context *ctx, int argc,
   int rc = pc_incr(c, key, nkey, delta, ttl, &result);
   if (rc == PC_OK)
     sqlite3_result_int64(ctx, result);
-  else
+  else if (rc != PC_NOTFOUND) /* NOTFOUND: on_error=fallback, no value */
     pcx_error(ctx, "cache_incr", rc);
 }
 

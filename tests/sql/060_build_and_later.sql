@@ -1,10 +1,9 @@
 -- pcache_build(): what this build has, as JSON (library versions vary by
 -- machine, so only their presence is checked here).
 SELECT json_extract(pcache_build(), '$.version', '$.backends', '$.serializers');
-SELECT json_type(pcache_build(), '$.sqlite'), json_type(pcache_build(), '$.cjson');
+SELECT json_type(pcache_build(), '$.sqlite'), json_type(pcache_build(), '$.cjson'), json_type(pcache_build(), '$.hiredis');
 SELECT pcache_version() = json_extract(pcache_build(), '$.version');
 -- What this version does not have says so, instead of "no such function".
 SELECT cache_query('SELECT 1');
 SELECT cache_query('SELECT 1', 60, 'default');
 CREATE VIRTUAL TABLE v USING pcache_view(sql='SELECT 1', ttl=60);
-SELECT cache_open('r', '{"backend":"redis","url":"redis://127.0.0.1:6379"}');

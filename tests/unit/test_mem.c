@@ -104,7 +104,7 @@ static size_t tc_encode(int64_t v, unsigned char *buf) {
     buf[1 + i] = (unsigned char)(u >> (8 * i));
   return 9;
 }
-static const pc_int_codec test_codec = {tc_decode, tc_encode};
+static const pc_int_codec test_codec = {tc_decode, tc_encode, PC_INT_LE64};
 
 static int64_t get_int(void *b, const char *k, int64_t now) {
   pc_buf v;
