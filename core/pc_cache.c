@@ -696,11 +696,7 @@ int pc_set(pc_cache *c, const void *key, size_t nkey, const pc_value *v,
   rc = c->be->set(c->b, key, nkey, enc, nenc, expires, flags, now);
   if (enc != scratch) pc__free(enc);
   tier_invalidate(c, key, nkey);
-  if (rc == PC_UNAVAILABLE) /* not stored: add says 0, set its value */
-    return fallback(c, rc,
-                    flags & PC_SET_NX   ? PC_EXISTS
-                    : flags & PC_SET_XX ? PC_NOTFOUND
-                                        : PC_OK);
+  if (rc == PC_UNAVAILABLE) return fallback(c, rc, PC_DROPPED);
   if (rc == PC_OK)
     stat_add(c, ST_SETS);
   else if (rc != PC_EXISTS && rc != PC_NOTFOUND)

@@ -46,6 +46,7 @@ extern "C" {
 #define PC_UNSUPPORTED 7 /* the backend cannot do this operation */
 #define PC_DONE 8        /* iteration finished */
 #define PC_UNAVAILABLE 9 /* the store cannot be reached now (redis) */
+#define PC_DROPPED 10    /* set under on_error=fallback: not stored */
 
 /* ---- Values ---- */
 #define PC_NULL 0
@@ -180,7 +181,12 @@ int pc_get(pc_cache *c, const void *key, size_t nkey, pc_value *out);
 
 /* Stores a copy of v with ttl_ms (PC_TTL_DEFAULT, PC_TTL_NEVER or > 0).
 ** With PC_SET_NX: PC_EXISTS if a live entry is there. With PC_SET_XX:
-** PC_NOTFOUND if none is. Nothing is stored on any error. */
+** PC_NOTFOUND if none is. Nothing is stored on any error.
+**
+** on_error=fallback: when the store cannot be reached, reads report a miss
+** (PC_NOTFOUND), delete/touch/incr PC_NOTFOUND, clear 0 entries, and
+** pc_set PC_DROPPED (nothing stored, no error); each counts in the errors
+** statistic. With on_error=raise they return PC_UNAVAILABLE. */
 int pc_set(pc_cache *c, const void *key, size_t nkey, const pc_value *v,
            int64_t ttl_ms, int flags);
 

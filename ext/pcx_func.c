@@ -113,11 +113,11 @@ static void setOrAdd(sqlite3_context *ctx, int argc, sqlite3_value **argv,
   }
   int rc = pc_set(c, key, nkey, &v, ttl, flags);
   if (flags & PC_SET_NX) {
-    if (rc == PC_OK || rc == PC_EXISTS)
+    if (rc == PC_OK || rc == PC_EXISTS || rc == PC_DROPPED)
       sqlite3_result_int(ctx, rc == PC_OK);
     else
       pcx_error(ctx, fname, rc);
-  } else if (rc == PC_OK) {
+  } else if (rc == PC_OK || rc == PC_DROPPED) {
     sqlite3_result_value(ctx, argv[1]);
   } else {
     pcx_error(ctx, fname, rc);

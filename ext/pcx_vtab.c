@@ -486,7 +486,7 @@ static int write_row(pcache_vtab *p, pc_cache *c, const void *key, size_t nkey,
   int rc =
       pc_set(c, key, nkey, v, ttl, conflict == SQLITE_REPLACE ? 0 : PC_SET_NX);
   *written = rc == PC_OK;
-  if (rc == PC_OK) return SQLITE_OK;
+  if (rc == PC_OK || rc == PC_DROPPED) return SQLITE_OK;
   if (rc == PC_EXISTS) {
     if (conflict == SQLITE_IGNORE) return SQLITE_OK;
     vtab_error(&p->base, "UNIQUE constraint failed: %s.key",
@@ -547,7 +547,8 @@ static int update_row(pcache_vtab *p, sqlite3_value **col, const char *oname,
                  PC_SET_XX | (keep ? PC_SET_KEEPTTL : 0));
     else if (!keep)
       r = pc_touch(nc, key, nkey, ttl);
-    if (r != PC_OK && r != PC_NOTFOUND) rc = vtab_pc_error(vt, r);
+    if (r != PC_OK && r != PC_NOTFOUND && r != PC_DROPPED)
+      rc = vtab_pc_error(vt, r);
     goto done;
   }
   /* Moved to another key or cache: written there under the conflict rule,
@@ -589,7 +590,8 @@ static int pcacheUpdate(sqlite3_vtab *vt, int argc, sqlite3_value **argv,
     rc = vtab_cache(p, oname, &c);
     if (rc != SQLITE_OK) return rc;
     int r = pc_delete(c, okey, nokey);
-    if (r != PC_OK && r != PC_NOTFOUND) rc = vtab_pc_error(vt, r);
+    if (r != PC_OK && r != PC_NOTFOUND && r != PC_DROPPED)
+      rc = vtab_pc_error(vt, r);
     pc_cache_release(c);
     return rc;
   }

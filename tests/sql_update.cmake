@@ -9,6 +9,14 @@ foreach(script ${scripts})
 endforeach()
 list(APPEND pairs
   "${SRC}/examples/quickstart.sql|${SRC}/tests/examples/quickstart.expected")
+# Scripts that use $redis get a redis-server of their own for the run.
+set(rdir ${CMAKE_CURRENT_BINARY_DIR}/redis-update)
+execute_process(COMMAND ${SRC}/tests/redis_fixture.sh start ${rdir}
+                RESULT_VARIABLE rrc)
+if(NOT rrc EQUAL 0)
+  message(FATAL_ERROR "could not start redis-server")
+endif()
+set(ENV{PC_REDIS_URL_FILE} ${rdir}/url)
 foreach(pair ${pairs})
   string(REPLACE "|" ";" pair ${pair})
   list(GET pair 0 script)
@@ -18,6 +26,8 @@ foreach(pair ${pairs})
             ${expected} --update
     RESULT_VARIABLE rc)
   if(NOT rc EQUAL 0)
+    execute_process(COMMAND ${SRC}/tests/redis_fixture.sh stop ${rdir})
     message(FATAL_ERROR "sqlrun failed on ${script}")
   endif()
 endforeach()
+execute_process(COMMAND ${SRC}/tests/redis_fixture.sh stop ${rdir})

@@ -21,6 +21,10 @@
 **   .shell CMD     runs CMD with /bin/sh and prints its output (for files:
 **                  modes, damage)
 **
+** The parameter $redis of any statement is bound to the URL of the test's
+** redis-server, read from the file named by PC_REDIS_URL_FILE (the
+** fixture tests/redis_fixture.sh writes it); the echo shows "$redis".
+**
 ** The script runs in a fresh temporary directory (its working directory),
 ** removed at the end, so relative paths (cache_dir='.cache') are private
 ** to the run and print the same in every run.
@@ -124,6 +128,9 @@ static sqlite3 *open_db(const char *name, buf *out) {
   return db;
 }
 
+/* The URL of the test's redis-server, bound to the parameter $redis. */
+static const char *g_redis_url;
+
 static void run_statement(sqlite3 *db, const char *sql, buf *out) {
   const char *tail = sql;
   while (tail && *tail) {
@@ -136,6 +143,15 @@ static void run_statement(sqlite3 *db, const char *sql, buf *out) {
       return;
     }
     if (!st) break; /* only whitespace or comments were left */
+    int ip = sqlite3_bind_parameter_index(st, "$redis");
+    if (ip) {
+      if (!g_redis_url) {
+        fprintf(stderr, "sqlrun: the script uses $redis but no redis-server "
+                        "was started (PC_REDIS_URL_FILE)\n");
+        exit(1);
+      }
+      sqlite3_bind_text(st, ip, g_redis_url, -1, SQLITE_STATIC);
+    }
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
       for (int i = 0; i < sqlite3_column_count(st); i++) {
@@ -195,6 +211,12 @@ int main(int argc, char **argv) {
   if (!mkdtemp(g_dir) || chdir(g_dir) != 0) {
     perror("sqlrun: temporary directory");
     return 2;
+  }
+  const char *url_file = getenv("PC_REDIS_URL_FILE");
+  char *url = url_file ? read_file(url_file, NULL) : NULL;
+  if (url) {
+    url[strcspn(url, "\r\n")] = 0;
+    g_redis_url = url;
   }
   buf out = {0}, stmt = {0};
   sqlite3 *db = open_db(":memory:", &out);

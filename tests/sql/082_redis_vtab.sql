@@ -1,0 +1,28 @@
+-- The pcache table over a Redis cache: scans are SCAN MATCH under the
+-- prefix, writes are SET/UNLINK. ($redis is the test server's URL.)
+SELECT cache_open('rv', json_object('backend','redis','url',$redis,'prefix','t082:'));
+SELECT cache_clear('rv');
+INSERT INTO pcache(key, value, ttl, cache) VALUES ('user:1', 'Ada', NULL, 'rv'), ('user:2', 'Bob', 60, 'rv'), ('User:3', 3, NULL, 'rv'), ('job:1', x'01', NULL, 'rv'), ('us*r', 'glob', NULL, 'rv');
+SELECT key, value, ttl IS NULL, ttl BETWEEN 59 AND 60, size FROM pcache('rv') ORDER BY key;
+-- A plain INSERT on a live key is a constraint error; OR REPLACE overwrites.
+INSERT INTO pcache(key, value, cache) VALUES ('user:1', 'Eve', 'rv');
+INSERT OR REPLACE INTO pcache(key, value, cache) VALUES ('user:1', 'Eve', 'rv');
+-- Point lookups and prefix scans.
+SELECT value FROM pcache('rv') WHERE key = 'user:1';
+EXPLAIN QUERY PLAN SELECT value FROM pcache('rv') WHERE key = 'user:1';
+SELECT key FROM pcache('rv') WHERE key GLOB 'user:*' ORDER BY key;
+SELECT key FROM pcache('rv') WHERE key LIKE 'user:%' ORDER BY key;
+SELECT key FROM pcache('rv') WHERE key GLOB 'us*' ORDER BY key;
+SELECT key FROM pcache('rv') WHERE key GLOB 'us[*]*' ORDER BY key;
+-- UPDATE and DELETE as in any table.
+UPDATE pcache SET value = value || '!' WHERE cache = 'rv' AND key GLOB 'user:*';
+UPDATE pcache SET ttl = 30 WHERE cache = 'rv' AND key = 'job:1';
+SELECT key, value, ttl BETWEEN 29 AND 30 FROM pcache('rv') ORDER BY key;
+DELETE FROM pcache WHERE cache = 'rv' AND key LIKE 'user:%';
+SELECT key FROM pcache('rv') ORDER BY key;
+-- A table of its own, defined by arguments.
+CREATE VIRTUAL TABLE rt USING pcache(backend=redis, url='redis://127.0.0.1:1', prefix='t082t:');
+SELECT count(*) FROM rt;
+SELECT json_extract(cache_stats('rt'), '$.backend', '$.errors');
+DROP TABLE rt;
+SELECT cache_clear('rv'), cache_close('rv');
