@@ -346,9 +346,10 @@ typedef struct rd_cmd {
 } rd_cmd;
 
 /* Sends n commands pipelined and reads their n replies into r[] (the
-** caller frees each with freeReplyObject). A failure on a reused context
-** is retried once on a new one when `retry` (the commands are idempotent:
-** an idle context may have been closed by the server meanwhile). PC_OK,
+** caller frees each with freeReplyObject). A reused context that the
+** server had closed (EOF, EPIPE, ECONNRESET: a restart, a CLIENT KILL, an
+** idle timeout) is retried once on a new one when `retry` (the commands
+** are idempotent). PC_OK,
 ** or PC_UNAVAILABLE / PC_NOMEM with nothing in r[]. */
 static int rd_exchange(rd_store *s, const rd_cmd *cmd, int n, redisReply **r,
                        bool retry) {
@@ -374,6 +375,7 @@ static int rd_exchange(rd_store *s, const rd_cmd *cmd, int n, redisReply **r,
     if (i == n)
       for (; got < n; got++)
         if (redisGetReply(c, (void **)&r[got]) != REDIS_OK) break;
+    int err = errno;
     sigpipe_restore(&g);
     if (got == n) {
       rd_give(s, c, false);
@@ -384,9 +386,14 @@ static int rd_exchange(rd_store *s, const rd_cmd *cmd, int n, redisReply **r,
       freeReplyObject(r[j]);
     rc = c->err == REDIS_ERR_OOM ? pc__error(PC_NOMEM, "out of memory")
                                  : rd_ctx_error(c, "request failed");
+    /* Only a connection the server closed is worth a second try: after a
+    ** timeout the server is slow, and a retry would double the wait. */
+    bool closed =
+        c->err == REDIS_ERR_EOF ||
+        (c->err == REDIS_ERR_IO && (err == EPIPE || err == ECONNRESET));
     rd_give(s, c, true);
     if (rc == PC_NOMEM) return rc;
-    if (!(retry && reused && attempt == 0)) {
+    if (!(retry && reused && closed && attempt == 0)) {
       breaker_result(s, false);
       return rc;
     }
