@@ -31,8 +31,9 @@
 **   - SIGPIPE. hiredis writes with write(2), which raises SIGPIPE on a
 **     connection the server closed and would kill a host process that
 **     keeps the default action. Each exchange blocks SIGPIPE in the calling
-**     thread, consumes one that it raised itself, and restores the mask:
-**     the process's signal disposition is never changed.
+**     thread, consumes the one its own write raised (the write failed with
+**     EPIPE), and restores the mask: the process's signal disposition is
+**     never changed.
 **   - Circuit breaker. After RD_TRIP consecutive failures to reach the
 **     server, operations fail at once (PC_UNAVAILABLE, no network wait) and
 **     one caller per RD_PROBE_MS window is let through as a probe; its
@@ -128,36 +129,29 @@ static int rd_reply_error(const redisReply *r) {
 
 /* ---- SIGPIPE ---- */
 
-typedef struct rd_sigpipe {
-  sigset_t old;
-  bool was_pending; /* a SIGPIPE was pending before: not ours to consume */
-} rd_sigpipe;
-
-static void sigpipe_block(rd_sigpipe *g) {
-  sigset_t set, pend;
+/* Blocks SIGPIPE in this thread; *old is the mask to restore. */
+static void sigpipe_block(sigset_t *old) {
+  sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGPIPE);
-  sigemptyset(&pend);
-  sigpending(&pend);
-  g->was_pending = sigismember(&pend, SIGPIPE) == 1;
-  pthread_sigmask(SIG_BLOCK, &set, &g->old);
+  pthread_sigmask(SIG_BLOCK, &set, old);
 }
 
-static void sigpipe_restore(rd_sigpipe *g) {
-  if (!g->was_pending) {
-    sigset_t set, pend;
+/* Restores the mask; when this exchange's write failed with EPIPE, first
+** consumes the SIGPIPE it raised (blocked, it stayed pending). Two system
+** calls on the normal path. */
+static void sigpipe_restore(const sigset_t *old, bool raised) {
+  if (raised && !sigismember(old, SIGPIPE)) {
+    sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGPIPE);
-    sigemptyset(&pend);
-    if (sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE) == 1) {
-      struct timespec zero = {0, 0};
-      int saved = errno;
-      while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR) {
-      }
-      errno = saved;
+    struct timespec zero = {0, 0};
+    int saved = errno;
+    while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR) {
     }
+    errno = saved;
   }
-  pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+  pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
 /* ---- Connections ---- */
@@ -365,8 +359,8 @@ static int rd_exchange(rd_store *s, const rd_cmd *cmd, int n, redisReply **r,
       if (rc == PC_UNAVAILABLE) breaker_result(s, false);
       return rc;
     }
-    rd_sigpipe g;
-    sigpipe_block(&g);
+    sigset_t old;
+    sigpipe_block(&old);
     int i = 0, got = 0;
     for (; i < n; i++)
       if (redisAppendCommandArgv(c, cmd[i].argc, cmd[i].argv, cmd[i].lens) !=
@@ -376,7 +370,7 @@ static int rd_exchange(rd_store *s, const rd_cmd *cmd, int n, redisReply **r,
       for (; got < n; got++)
         if (redisGetReply(c, (void **)&r[got]) != REDIS_OK) break;
     int err = errno;
-    sigpipe_restore(&g);
+    sigpipe_restore(&old, got < n && c->err == REDIS_ERR_IO && err == EPIPE);
     if (got == n) {
       rd_give(s, c, false);
       breaker_result(s, true);

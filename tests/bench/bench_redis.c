@@ -1,0 +1,243 @@
+/*
+** bench_redis: the Redis backend side by side with raw hiredis on the same
+** server, in one run.
+**
+**   bench_redis EXTENSION URL-FILE
+**
+** URL-FILE holds the URL of a running redis-server (the CTest fixture
+** "redis" writes one). 1,000 keys with 100-byte TEXT values; each figure
+** is the median of 1,000 short interleaved rounds (a loopback round
+** trip on a shared VM varies too much for the best round to compare):
+**   hiredis GET         redisCommandArgv(GET key) on one context: one round
+**                       trip, the floor of any Redis client
+**   pc_get              the C library (core/pocketcache.h)
+**   SELECT cache_get    through the extension, on one connection
+**   hiredis SET / SELECT cache_set
+**   pipelined GET x100  100 GETs written at once, then 100 replies read
+**   IN-list x100        SELECT value FROM pcache('r') WHERE key IN (100 keys)
+** Bars (SPEC §9): cache_get costs at most 1.10x a hiredis GET; the IN-list
+** batch reaches at least 0.5x the throughput of pipelining.
+*/
+#include "pocketcache.h"
+
+#include <hiredis/hiredis.h>
+#include <sqlite3.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+
+#define NKEYS 1000
+#define ROUNDS 1000
+#define OPS 100 /* per round and operation */
+#define BATCH 100
+
+static char g_keys[NKEYS][16], g_full[NKEYS][24];
+static char g_value[101];
+static redisContext *g_rc;
+static sqlite3 *g_db;
+static sqlite3_stmt *g_get, *g_set, *g_in;
+static pc_cache *g_c;
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what, const char *msg) {
+  fprintf(stderr, "bench_redis: %s: %s\n", what, msg);
+  exit(1);
+}
+
+static void step(sqlite3_stmt *st, int want_rows) {
+  int rows = 0, rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (sqlite3_column_type(st, 0) == SQLITE_NULL) die("step", "a miss");
+    rows++;
+  }
+  if (rc != SQLITE_DONE) die("step", sqlite3_errmsg(g_db));
+  if (rows != want_rows) die("step", "wrong number of rows");
+  sqlite3_reset(st);
+}
+
+static void hiredis_get(int i) {
+  const char *argv[2] = {"GET", g_full[i]};
+  size_t lens[2] = {3, strlen(g_full[i])};
+  redisReply *r = redisCommandArgv(g_rc, 2, argv, lens);
+  if (!r || r->type != REDIS_REPLY_STRING) die("GET", "no value");
+  freeReplyObject(r);
+}
+
+static void hiredis_set(int i) {
+  const char *argv[3] = {"SET", g_full[i], g_value};
+  size_t lens[3] = {3, strlen(g_full[i]), 100};
+  redisReply *r = redisCommandArgv(g_rc, 3, argv, lens);
+  if (!r || r->type == REDIS_REPLY_ERROR) die("SET", "failed");
+  freeReplyObject(r);
+}
+
+static void pc_get_op(int i) {
+  pc_value v;
+  if (pc_get(g_c, g_keys[i], strlen(g_keys[i]), &v) != PC_OK)
+    die("pc_get", "a miss");
+  pc_value_release(&v);
+}
+
+static void sql_get(int i) {
+  sqlite3_bind_text(g_get, 1, g_keys[i], -1, SQLITE_STATIC);
+  step(g_get, 1);
+}
+
+static void sql_set(int i) {
+  sqlite3_bind_text(g_set, 1, g_keys[i], -1, SQLITE_STATIC);
+  sqlite3_bind_text(g_set, 2, g_value, 100, SQLITE_STATIC);
+  step(g_set, 1);
+}
+
+/* One batch of BATCH keys from i (counted as BATCH operations). */
+static void hiredis_pipeline(int i) {
+  for (int j = 0; j < BATCH; j++) {
+    int k = (i + j) % NKEYS;
+    const char *argv[2] = {"GET", g_full[k]};
+    size_t lens[2] = {3, strlen(g_full[k])};
+    redisAppendCommandArgv(g_rc, 2, argv, lens);
+  }
+  for (int j = 0; j < BATCH; j++) {
+    redisReply *r;
+    if (redisGetReply(g_rc, (void **)&r) != REDIS_OK ||
+        r->type != REDIS_REPLY_STRING)
+      die("pipeline", "no value");
+    freeReplyObject(r);
+  }
+}
+
+static void sql_in(int i) {
+  for (int j = 0; j < BATCH; j++)
+    sqlite3_bind_text(g_in, j + 1, g_keys[(i + j) % NKEYS], -1, SQLITE_STATIC);
+  step(g_in, BATCH);
+}
+
+typedef struct op {
+  const char *name;
+  void (*fn)(int);
+  int per_call;         /* operations one call does */
+  double round[ROUNDS]; /* seconds per operation in each round */
+  double best;          /* the median round */
+} op;
+
+static op g_ops[] = {
+    {"hiredis GET (one round trip)", hiredis_get, 1, {0}, 0},
+    {"pc_get (C library)", pc_get_op, 1, {0}, 0},
+    {"SELECT cache_get(?1, 'r')", sql_get, 1, {0}, 0},
+    {"hiredis SET", hiredis_set, 1, {0}, 0},
+    {"SELECT cache_set(?1, ?2, NULL, 'r')", sql_set, 1, {0}, 0},
+    {"hiredis pipelined GET x100", hiredis_pipeline, BATCH, {0}, 0},
+    {"pcache WHERE key IN (x100)", sql_in, BATCH, {0}, 0},
+};
+#define NOPS (int)(sizeof g_ops / sizeof g_ops[0])
+
+static void run_round(op *o, int round) {
+  int calls = OPS / o->per_call;
+  double t0 = now_s();
+  for (int n = 0; n < calls; n++)
+    o->fn((n * o->per_call + round * 7) % NKEYS);
+  o->round[round] = (now_s() - t0) / (calls * o->per_call);
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3) {
+    fprintf(stderr, "usage: bench_redis EXTENSION URL-FILE\n");
+    return 2;
+  }
+  char url[256] = "";
+  FILE *f = fopen(argv[2], "r");
+  if (!f || !fgets(url, sizeof url, f)) die(argv[2], "cannot read the URL");
+  fclose(f);
+  url[strcspn(url, "\r\n")] = 0;
+  int port = 6379;
+  if (sscanf(url, "redis://127.0.0.1:%d", &port) != 1)
+    die(url, "want redis://127.0.0.1:PORT");
+  for (int i = 0; i < NKEYS; i++) {
+    snprintf(g_keys[i], sizeof g_keys[i], "key:%d", i);
+    snprintf(g_full[i], sizeof g_full[i], "raw:key:%d", i);
+  }
+  memset(g_value, 'v', 100);
+
+  struct timeval tv = {2, 0};
+  g_rc = redisConnectWithTimeout("127.0.0.1", port, tv);
+  if (!g_rc || g_rc->err) die("connect", "redis");
+  redisSetTimeout(g_rc, tv);
+
+  char cfg[512], err[256];
+  snprintf(cfg, sizeof cfg,
+           "{\"backend\":\"redis\",\"url\":\"%s\",\"prefix\":\"bench:\"}", url);
+  if (pc_cache_open("r", cfg, &g_c, err, sizeof err) != PC_OK)
+    die("pc_cache_open", err);
+
+  if (sqlite3_open(":memory:", &g_db) != SQLITE_OK) die("open", "sqlite");
+  sqlite3_enable_load_extension(g_db, 1);
+  char *lerr = NULL;
+  if (sqlite3_load_extension(g_db, argv[1], NULL, &lerr) != SQLITE_OK)
+    die("load", lerr);
+  char sql[4096];
+  snprintf(sql, sizeof sql, "SELECT cache_open('r', '%s')", cfg);
+  if (sqlite3_exec(g_db, sql, NULL, NULL, &lerr) != SQLITE_OK)
+    die("cache_open", lerr);
+  sqlite3_prepare_v2(g_db, "SELECT cache_get(?1, 'r')", -1, &g_get, NULL);
+  sqlite3_prepare_v2(g_db, "SELECT cache_set(?1, ?2, NULL, 'r')", -1, &g_set,
+                     NULL);
+  int n = snprintf(sql, sizeof sql,
+                   "SELECT value FROM pcache('r') WHERE key IN (?");
+  for (int j = 1; j < BATCH; j++)
+    n += snprintf(sql + n, sizeof sql - n, ",?");
+  snprintf(sql + n, sizeof sql - n, ")");
+  if (sqlite3_prepare_v2(g_db, sql, -1, &g_in, NULL) != SQLITE_OK)
+    die("prepare", sqlite3_errmsg(g_db));
+
+  for (int i = 0; i < NKEYS; i++) {
+    sql_set(i);
+    hiredis_set(i);
+  }
+  for (int r = 0; r < ROUNDS; r++)
+    for (int o = 0; o < NOPS; o++)
+      run_round(&g_ops[o], r);
+  for (int o = 0; o < NOPS; o++) {
+    qsort(g_ops[o].round, ROUNDS, sizeof(double), cmp_double);
+    g_ops[o].best = g_ops[o].round[ROUNDS / 2];
+  }
+
+  struct utsname u;
+  uname(&u);
+  printf("bench_redis: Redis backend vs hiredis %d.%d on one loopback server, "
+         "%d keys, 100-byte values, median of %d interleaved rounds of %d ops, "
+         "SQLite %s, "
+         "%s %s\n",
+         HIREDIS_MAJOR, HIREDIS_MINOR, NKEYS, ROUNDS, OPS, sqlite3_libversion(),
+         u.sysname, u.machine);
+  printf("%-38s %10s %12s\n", "operation", "us/op", "ops/s");
+  for (int o = 0; o < NOPS; o++)
+    printf("%-38s %10.2f %12.0f\n", g_ops[o].name, g_ops[o].best * 1e6,
+           1 / g_ops[o].best);
+  double get_ratio = g_ops[2].best / g_ops[0].best;
+  double in_ratio = g_ops[5].best / g_ops[6].best;
+  printf("cache_get time / hiredis GET time: %.2fx  bar <= 1.10x: %s\n",
+         get_ratio, get_ratio <= 1.10 ? "met" : "NOT MET");
+  printf("IN-list throughput / pipelined GET throughput: %.2fx  bar >= 0.5x: "
+         "%s\n",
+         in_ratio, in_ratio >= 0.5 ? "met" : "NOT MET");
+  sqlite3_finalize(g_get);
+  sqlite3_finalize(g_set);
+  sqlite3_finalize(g_in);
+  sqlite3_close(g_db);
+  redisFree(g_rc);
+  pc_cache_release(g_c);
+  return 0;
+}
