@@ -502,6 +502,15 @@ static int fallback(pc_cache *c, int rc, int instead) {
   return c->cfg.on_error == PC_ON_ERROR_FALLBACK ? instead : rc;
 }
 
+/* Counts a lookup's outcome: a hit, a miss or an error. PC_UNAVAILABLE is
+** left out: fallback() counted it already. */
+static inline void count_lookup(pc_cache *c, int rc) {
+  if (rc != PC_UNAVAILABLE)
+    stat_add(c, rc == PC_OK         ? ST_HITS
+                : rc == PC_NOTFOUND ? ST_MISSES
+                                    : ST_ERRORS);
+}
+
 /* ---- Operations ---- */
 
 /* Decodes buf into *out, taking over its release. */
@@ -546,12 +555,7 @@ static int do_lookup(pc_cache *c, const void *key, size_t nkey, int64_t now,
     if (size) *size = (int64_t)(nkey + buf.n);
     rc = decode_buf(c, &buf, out);
   }
-  if (rc == PC_OK)
-    stat_add(c, ST_HITS);
-  else if (rc == PC_NOTFOUND)
-    stat_add(c, ST_MISSES);
-  else if (rc != PC_UNAVAILABLE)
-    stat_add(c, ST_ERRORS);
+  count_lookup(c, rc);
   return rc;
 }
 
@@ -629,9 +633,7 @@ static __attribute__((noinline)) int tier_get(pc_cache *c, const void *key,
     if (rc == PC_UNAVAILABLE) rc = fallback(c, rc, PC_NOTFOUND);
   }
   if (rc == PC_OK) rc = decode_buf(c, &buf, out);
-  stat_add(c, rc == PC_OK         ? ST_HITS
-              : rc == PC_NOTFOUND ? ST_MISSES
-                                  : ST_ERRORS);
+  count_lookup(c, rc);
   if (rc == PC_OK && from_tier) stat_add(c, ST_TIER_HITS);
   return rc;
 }
@@ -646,9 +648,7 @@ int pc_get(pc_cache *c, const void *key, size_t nkey, pc_value *out) {
   if (rc == PC_OK) rc = decode_buf(c, &buf, out);
   if (__builtin_expect(rc == PC_UNAVAILABLE, 0))
     rc = fallback(c, rc, PC_NOTFOUND);
-  stat_add(c, rc == PC_OK         ? ST_HITS
-              : rc == PC_NOTFOUND ? ST_MISSES
-                                  : ST_ERRORS);
+  count_lookup(c, rc);
   return rc;
 }
 
