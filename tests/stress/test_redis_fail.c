@@ -19,8 +19,12 @@
 **             timeout_ms; afterwards the value is served again.
 **   kill      CLIENT KILL of every connection of the pool: the next
 **             operations succeed, without an error (a fresh context).
-**   raise     on_error=raise: a clear error, the URL's password nowhere in
-**             the message or in the statistics.
+**   raise     on_error=raise: a clear error, counted once, the URL's
+**             password nowhere in the message or in the statistics.
+**   auth      a server with a password: redis:// URLs with and without a
+**             user (the password percent-encoded) on db 2; a server on a
+**             unix socket: a unix:// URL with ?db=2. Every entry lands in
+**             db 2.
 **   procs     two processes share entries; a process with idle pooled
 **             contexts forks and parent and child each do 2000 set/get of
 **             their own keys at once: every reply is the right one.
@@ -30,7 +34,7 @@
 **             again after each restart.
 ** Every wait is bounded.
 */
-#include "pocketcache.h"
+#include "pc_test.h"
 
 #include <hiredis/hiredis.h>
 
@@ -45,16 +49,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static int g_failed, g_checks;
-#define CHECK(c)                                                               \
-  do {                                                                         \
-    g_checks++;                                                                \
-    if (!(c)) {                                                                \
-      g_failed++;                                                              \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);    \
-    }                                                                          \
-  } while (0)
 
 static double now_ms(void) {
   struct timespec ts;
@@ -74,6 +68,7 @@ typedef struct server {
   pid_t pid;
   int port;
   char dir[64];
+  const char *extra[6]; /* more redis-server arguments, NULL-terminated */
 } server;
 
 static bool server_ping(int port, int wait_ms) {
@@ -84,7 +79,10 @@ static bool server_ping(int port, int wait_ms) {
     if (c && !c->err) {
       redisSetTimeout(c, tv);
       redisReply *r = redisCommand(c, "PING");
-      bool ok = r && r->type == REDIS_REPLY_STATUS;
+      /* Up: PONG, or a demand for the password it was started with. */
+      bool ok = r && (r->type == REDIS_REPLY_STATUS ||
+                      (r->type == REDIS_REPLY_ERROR && r->str &&
+                       strncmp(r->str, "NOAUTH", 6) == 0));
       if (r) freeReplyObject(r);
       redisFree(c);
       if (ok) return true;
@@ -99,21 +97,31 @@ static bool server_ping(int port, int wait_ms) {
 /* Starts redis-server on s->port (a free one when 0). */
 static bool server_start(server *s) {
   for (int attempt = 0; attempt < 10; attempt++) {
+    static int started; /* another port for each attempt of this run */
     int port =
-        s->port ? s->port : 20000 + (getpid() * 13 + attempt * 101) % 30000;
+        s->port ? s->port : 20000 + (getpid() * 13 + started++ * 101) % 30000;
     char portz[16];
     snprintf(portz, sizeof portz, "%d", port);
     fflush(stdout);
     pid_t pid = fork();
     if (pid < 0) return false;
     if (pid == 0) {
-      freopen("/dev/null", "w", stdout);
-      execlp("redis-server", "redis-server", "--port", portz, "--bind",
-             "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", s->dir,
-             "--enable-debug-command", "local", (char *)NULL);
+      if (!freopen("/dev/null", "w", stdout)) _exit(127);
+      const char *argv[24] = {
+          "redis-server", "--port", portz,  "--bind",
+          "127.0.0.1",    "--save", "",     "--appendonly",
+          "no",           "--dir",  s->dir, "--enable-debug-command",
+          "local"};
+      int n = 13;
+      for (int i = 0; s->extra[i]; i++)
+        argv[n++] = s->extra[i];
+      argv[n] = NULL;
+      execvp("redis-server", (char *const *)argv);
       _exit(127);
     }
-    if (server_ping(port, 5000)) {
+    /* Up, and ours: a server already on that port answers pings too,
+    ** while ours has exited for want of the port. */
+    if (server_ping(port, 5000) && waitpid(pid, NULL, WNOHANG) == 0) {
       s->pid = pid;
       s->port = port;
       return true;
@@ -316,6 +324,10 @@ static void check_raise(server *s) {
   pc_value v;
   int rc = pc_get(c, "k", 1, &v);
   CHECK(rc == PC_UNAVAILABLE);
+  pc_stats st;
+  pc_get_stats(c, &st);
+  CHECK_EQ_INT(st.errors, 1); /* one failure, counted once */
+  CHECK_EQ_INT(st.misses, 0);
   CHECK(strstr(pc_errmsg(c), "AUTH") != NULL);
   CHECK(strstr(pc_errmsg(c), "hunter2") == NULL);
   char *js = pc_stats_json(c);
@@ -326,6 +338,92 @@ static void check_raise(server *s) {
   pc_free(conf);
   pc_cache_release(c);
   pc_cache_close("raise");
+}
+
+/* Opens `url` as cache `name` (on_error=raise), stores v under the key
+** `name` and reads it back. */
+static void use_url(const char *name, const char *url, int64_t v) {
+  char cfg[320], err[256];
+  snprintf(cfg, sizeof cfg,
+           "{\"backend\":\"redis\",\"url\":\"%s\",\"on_error\":\"raise\"}",
+           url);
+  pc_cache *c = NULL;
+  CHECK(pc_cache_open(name, cfg, &c, err, sizeof err) == PC_OK);
+  if (!c) return;
+  int rc = set_int(c, name, v);
+  if (rc != PC_OK) fprintf(stderr, "%s: %s\n", name, pc_errmsg(c));
+  CHECK(rc == PC_OK);
+  int64_t got = 0;
+  CHECK(get_int(c, name, &got) == PC_OK && got == v);
+  pc_cache_release(c);
+  pc_cache_close(name);
+}
+
+/* The number of keys in db 2 of the server on socket `sock`. */
+static long long db2_size(const char *sock, const char *pass) {
+  struct timeval tv = {2, 0};
+  redisContext *c = redisConnectUnixWithTimeout(sock, tv);
+  long long n = -1;
+  if (c && !c->err) {
+    redisReply *r = pass ? redisCommand(c, "AUTH %s", pass) : NULL;
+    if (r) freeReplyObject(r);
+    r = redisCommand(c, "SELECT 2");
+    if (r) freeReplyObject(r);
+    r = redisCommand(c, "DBSIZE");
+    if (r && r->type == REDIS_REPLY_INTEGER) n = r->integer;
+    if (r) freeReplyObject(r);
+  }
+  if (c) redisFree(c);
+  return n;
+}
+
+/* A server of its own with a unix socket (and more arguments); false when
+** it cannot start. */
+static bool start_with_socket(server *a, char *sock, size_t nsock,
+                              const char *pass) {
+  snprintf(a->dir, sizeof a->dir, "/tmp/pc_redis_auth.XXXXXX");
+  if (!mkdtemp(a->dir)) return false;
+  snprintf(sock, nsock, "%s/redis.sock", a->dir);
+  int n = 0;
+  a->extra[n++] = "--unixsocket";
+  a->extra[n++] = sock;
+  if (pass) {
+    a->extra[n++] = "--requirepass";
+    a->extra[n++] = pass;
+  }
+  return server_start(a);
+}
+
+static void server_remove(server *a) {
+  server_kill(a, SIGKILL);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", a->dir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", a->dir);
+}
+
+/* AUTH with and without a user (the password percent-encoded in the URL),
+** SELECT of the URL's db, and a unix:// URL with ?db=. */
+static void check_auth_db_unix(void) {
+  const char *pass = "s3cr@t:/x";
+  server a = {0}, b = {0};
+  char sa[96], sb[96], url[160];
+  CHECK(start_with_socket(&a, sa, sizeof sa, pass));
+  if (!a.pid) return;
+  snprintf(url, sizeof url, "redis://:s3cr%%40t%%3A%%2Fx@127.0.0.1:%d/2",
+           a.port);
+  use_url("auth", url, 100);
+  snprintf(url, sizeof url, "redis://default:s3cr%%40t%%3A%%2Fx@127.0.0.1:%d/2",
+           a.port);
+  use_url("authuser", url, 101);
+  CHECK(db2_size(sa, pass) == 2); /* both entries landed in db 2 */
+  server_remove(&a);
+
+  CHECK(start_with_socket(&b, sb, sizeof sb, NULL));
+  if (!b.pid) return;
+  snprintf(url, sizeof url, "unix://%s?db=2", sb);
+  use_url("unix", url, 102);
+  CHECK(db2_size(sb, NULL) == 1);
+  server_remove(&b);
 }
 
 static void check_procs(server *s) {
@@ -446,12 +544,9 @@ int main(void) {
   check_sleep(&s);
   check_client_kill(&s);
   check_raise(&s);
+  check_auth_db_unix();
   check_procs(&s);
   check_load(&s);
-  server_kill(&s, SIGKILL);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", s.dir);
-  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", s.dir);
-  printf("%d passed, %d failed\n", g_checks - g_failed, g_failed);
-  return g_failed ? 1 : 0;
+  server_remove(&s);
+  PC_TEST_END();
 }
