@@ -257,11 +257,12 @@ static int rd_connect(rd_store *s, redisContext **out) {
   return PC_OK;
 }
 
-/* Frees the idle contexts; call with s->mu held. A forked child closes its
-** copies of the parent's sockets this way: redisFree sends nothing. */
-static void drop_idle_locked(rd_store *s, redisContext **keep, int *nkeep) {
+/* Empties the idle list into out[] (to free_all() once s->mu, which the
+** caller holds, is released). A forked child closes its copies of the
+** parent's sockets this way: redisFree sends nothing. */
+static void take_idle_locked(rd_store *s, redisContext **out, int *nout) {
   for (int i = 0; i < s->nidle; i++)
-    keep[(*nkeep)++] = s->idle[i];
+    out[(*nout)++] = s->idle[i];
   s->nidle = 0;
 }
 
@@ -299,7 +300,7 @@ static int rd_take(rd_store *s, redisContext **out, bool *reused) {
   pthread_mutex_lock(&s->mu);
   unsigned gen = pc__fork_gen();
   if (gen != s->gen) {
-    drop_idle_locked(s, stale, &nstale);
+    take_idle_locked(s, stale, &nstale);
     s->gen = gen;
   }
   if (s->nidle) c = s->idle[--s->nidle];
@@ -320,7 +321,7 @@ static void rd_give(rd_store *s, redisContext *c, bool broken) {
   pthread_mutex_lock(&s->mu);
   if (broken || c->err || s->gen != pc__fork_gen()) {
     drop[ndrop++] = c;
-    if (broken || c->err) drop_idle_locked(s, drop, &ndrop);
+    if (broken || c->err) take_idle_locked(s, drop, &ndrop);
   } else if (s->nidle < RD_POOL_IDLE) {
     s->idle[s->nidle++] = c;
   } else {
@@ -756,7 +757,6 @@ typedef struct rd_iter {
   char cursor[24];
   bool last;         /* the server answered cursor 0: no more batches */
   int64_t now;       /* wall ms at open */
-  redisReply *batch; /* freeReplyObject; GET/PTTL replies of the keys */
   redisReply **vals; /* pc__free; 2 per key of the batch */
   redisReply *keys;  /* freeReplyObject; the keys of the batch */
   size_t nkeys, next;
