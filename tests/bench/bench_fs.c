@@ -26,6 +26,8 @@
 
 #include <sqlite3.h>
 
+#include "bench.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,15 +44,8 @@ static sqlite3 *g_table, *g_app;
 static sqlite3_stmt *g_tget, *g_tset, *g_sget, *g_sset;
 static pc_cache *g_fs, *g_tier;
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void die(const char *what, const char *msg) {
-  fprintf(stderr, "bench_fs: %s: %s\n", what, msg);
-  exit(1);
+  bench_die("bench_fs", what, msg);
 }
 
 static void exec_or_die(sqlite3 *db, const char *sql) {
@@ -138,10 +133,10 @@ static op_t g_ops[] = {
 #define NOPS ((int)(sizeof g_ops / sizeof g_ops[0]))
 
 static void run_round(op_t *op, long ops) {
-  double t0 = now_s();
+  double t0 = bench_now_s();
   for (long i = 0; i < ops; i++)
     op->fn((int)(i % NKEYS));
-  double ns = (now_s() - t0) * 1e9 / (double)ops;
+  double ns = (bench_now_s() - t0) * 1e9 / (double)ops;
   if (ns < op->best) op->best = ns;
 }
 

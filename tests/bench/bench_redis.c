@@ -23,6 +23,8 @@
 #include <hiredis/hiredis.h>
 #include <sqlite3.h>
 
+#include "bench.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,15 +43,8 @@ static sqlite3 *g_db;
 static sqlite3_stmt *g_get, *g_set, *g_in;
 static pc_cache *g_c;
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void die(const char *what, const char *msg) {
-  fprintf(stderr, "bench_redis: %s: %s\n", what, msg);
-  exit(1);
+  bench_die("bench_redis", what, msg);
 }
 
 static void step(sqlite3_stmt *st, int want_rows) {
@@ -141,10 +136,10 @@ static op g_ops[] = {
 
 static void run_round(op *o, int round) {
   int calls = OPS / o->per_call;
-  double t0 = now_s();
+  double t0 = bench_now_s();
   for (int n = 0; n < calls; n++)
     o->fn((n * o->per_call + round * 7) % NKEYS);
-  o->round[round] = (now_s() - t0) / (calls * o->per_call);
+  o->round[round] = (bench_now_s() - t0) / (calls * o->per_call);
 }
 
 static int cmp_double(const void *a, const void *b) {

@@ -21,6 +21,8 @@
 */
 #include <sqlite3.h>
 
+#include "bench.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,12 +34,6 @@
 
 static char g_keys[NKEYS][16];
 static char g_value[101];
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 typedef struct {
   const char *sql;
@@ -58,7 +54,7 @@ static void prepare(sqlite3 *db, bench_op *op) {
 /* One round of `ops` executions, binding ?1 = a key and ?2 = the value. */
 static void run_round(sqlite3 *db, bench_op *op, long ops) {
   sqlite3_stmt *st = op->st;
-  double t0 = now_s();
+  double t0 = bench_now_s();
   for (long i = 0; i < ops; i++) {
     sqlite3_bind_text(st, 1, g_keys[i % NKEYS], -1, SQLITE_STATIC);
     if (op->nparam > 1) sqlite3_bind_text(st, 2, g_value, -1, SQLITE_STATIC);
@@ -73,7 +69,7 @@ static void run_round(sqlite3 *db, bench_op *op, long ops) {
       (void)sqlite3_column_bytes(st, 0);
     sqlite3_reset(st);
   }
-  double ns = (now_s() - t0) * 1e9 / (double)ops;
+  double ns = (bench_now_s() - t0) * 1e9 / (double)ops;
   if (ns < op->best) op->best = ns;
 }
 
