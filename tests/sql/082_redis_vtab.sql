@@ -26,3 +26,14 @@ SELECT count(*) FROM rt;
 SELECT json_extract(cache_stats('rt'), '$.backend', '$.errors');
 DROP TABLE rt;
 SELECT cache_clear('rv'), cache_close('rv');
+-- A Redis table declared in a database file: with trusted_schema OFF its
+-- definition cannot open a connection.
+.open rdef.db
+CREATE VIRTUAL TABLE rdef USING pcache(backend=redis, url='redis://127.0.0.1:1', prefix='t082d:');
+SELECT count(*) FROM rdef;
+SELECT cache_close('rdef');
+.open rdef.db
+PRAGMA trusted_schema = OFF;
+SELECT count(*) FROM rdef;
+-- ... nor open the cache:
+SELECT cache_get('k', 'rdef');
