@@ -56,9 +56,12 @@ typedef struct pc_stripe {
 
 /* The memory tier in front of a shared store (local_max_bytes): a memory
 ** store holding values read from the backend. It is dropped whenever the
-** store's version moves (a commit by any connection of any process), and
-** a key is dropped from it after every write of this process. A fill from
-** the store is skipped when an invalidation happened since the lookup
+** store's version moves (for the filesystem, a commit by any connection of
+** any process; for Redis, a lost invalidation connection), a key is
+** dropped from it after every write of this process and, with a backend
+** that watches (Redis), as soon as the backend learns of another
+** process's write. While the version is 0 the tier is bypassed. A fill
+** from the store is skipped when an invalidation happened since the lookup
 ** began (epoch), so a value older than a write never lands in it. */
 typedef struct pc_tier {
   void *m;                  /* pc__memory_backend.close */
@@ -143,6 +146,23 @@ static void tier_free(pc_tier *t) {
   pc__free(t);
 }
 
+/* Drops key (all keys when key is NULL) from the tier. */
+static void tier_drop(pc_tier *t, const void *key, size_t nkey) {
+  pthread_mutex_lock(&t->mu);
+  int64_t removed;
+  if (key)
+    pc__memory_backend.del(t->m, key, nkey, PC_NOW_LAZY);
+  else
+    pc__memory_backend.clear(t->m, PC_NOW_LAZY, &removed);
+  atomic_fetch_add(&t->epoch, 1);
+  pthread_mutex_unlock(&t->mu);
+}
+
+/* A watching backend's news of a change to key (from its own thread). */
+static void tier_on_change(void *arg, const void *key, size_t nkey) {
+  tier_drop(arg, key, nkey);
+}
+
 /* A tier of local_max_bytes for the store b of backend be. */
 static int tier_new(const pc_backend_methods *be, void *b,
                     int64_t local_max_bytes, pc_tier **out) {
@@ -163,6 +183,7 @@ static int tier_new(const pc_backend_methods *be, void *b,
   int rc = pc__memory_backend.open(&tcfg, &t->m);
   pc__config_free(&tcfg);
   if (rc == PC_OK) rc = be->version(b, &v);
+  if (rc == PC_OK && be->watch) rc = be->watch(b, tier_on_change, t);
   if (rc != PC_OK) {
     tier_free(t);
     return rc;
@@ -174,8 +195,10 @@ static int tier_new(const pc_backend_methods *be, void *b,
 
 static void cache_free(pc_cache *c) {
   if (!c) return;
-  tier_free(c->tier);
+  /* The backend first: a watching backend calls into the tier until its
+  ** close() returns. */
   if (c->b) c->be->close(c->b);
+  tier_free(c->tier);
   pc__free(c->stripes_raw);
   pc__config_free(&c->cfg);
   pc__free(c->name);
@@ -559,16 +582,24 @@ static int do_lookup(pc_cache *c, const void *key, size_t nkey, int64_t now,
   return rc;
 }
 
+/* A get from the store itself. */
+static inline int store_get(pc_cache *c, const void *key, size_t nkey,
+                            pc_value *out) {
+  pc_buf buf;
+  int rc = c->be->get(c->b, key, nkey, PC_NOW_LAZY, &buf, NULL);
+  if (rc == PC_OK) rc = decode_buf(c, &buf, out);
+  if (__builtin_expect(rc == PC_UNAVAILABLE, 0))
+    rc = fallback(c, rc, PC_NOTFOUND);
+  count_lookup(c, rc);
+  return rc;
+}
+
 /* ---- The memory tier ---- */
 
-/* Drops the whole tier when the store's version moved. */
-static int tier_sync(pc_cache *c) {
+/* Drops the whole tier when the store's version moved to v. */
+static void tier_sync(pc_cache *c, uint64_t v) {
   pc_tier *t = c->tier;
-  uint64_t v;
-  int rc = c->be->version(c->b, &v);
-  if (rc != PC_OK) return rc;
-  if (v == atomic_load_explicit(&t->version, memory_order_acquire))
-    return PC_OK;
+  if (v == atomic_load_explicit(&t->version, memory_order_acquire)) return;
   pthread_mutex_lock(&t->mu);
   if (v != atomic_load_explicit(&t->version, memory_order_relaxed)) {
     int64_t removed;
@@ -577,21 +608,11 @@ static int tier_sync(pc_cache *c) {
     atomic_store_explicit(&t->version, v, memory_order_release);
   }
   pthread_mutex_unlock(&t->mu);
-  return PC_OK;
 }
 
 /* Drops key (all keys when key is NULL) after a write of this process. */
 static void tier_invalidate(pc_cache *c, const void *key, size_t nkey) {
-  pc_tier *t = c->tier;
-  if (!t) return;
-  pthread_mutex_lock(&t->mu);
-  int64_t removed;
-  if (key)
-    pc__memory_backend.del(t->m, key, nkey, PC_NOW_LAZY);
-  else
-    pc__memory_backend.clear(t->m, PC_NOW_LAZY, &removed);
-  atomic_fetch_add(&t->epoch, 1);
-  pthread_mutex_unlock(&t->mu);
+  if (c->tier) tier_drop(c->tier, key, nkey);
 }
 
 /* Keeps a value read from the store, unless something was invalidated
@@ -617,11 +638,14 @@ static void tier_fill(pc_cache *c, uint64_t epoch, const void *key, size_t nkey,
 static __attribute__((noinline)) int tier_get(pc_cache *c, const void *key,
                                               size_t nkey, pc_value *out) {
   pc_tier *t = c->tier;
-  int rc = tier_sync(c);
+  uint64_t v;
+  int rc = c->be->version(c->b, &v);
   if (rc != PC_OK) {
     stat_add(c, ST_ERRORS);
     return rc;
   }
+  if (v == 0) return store_get(c, key, nkey, out); /* changes unheard */
+  tier_sync(c, v);
   uint64_t epoch = atomic_load_explicit(&t->epoch, memory_order_acquire);
   pc_buf buf;
   rc = pc__memory_backend.get(t->m, key, nkey, PC_NOW_LAZY, &buf, NULL);
@@ -643,13 +667,7 @@ int pc_get(pc_cache *c, const void *key, size_t nkey, pc_value *out) {
   ** cache_get takes, measured against SELECT ?1. */
   if ((int64_t)nkey > c->cfg.max_key_bytes) return check_key(c, nkey);
   if (c->tier) return tier_get(c, key, nkey, out);
-  pc_buf buf;
-  int rc = c->be->get(c->b, key, nkey, PC_NOW_LAZY, &buf, NULL);
-  if (rc == PC_OK) rc = decode_buf(c, &buf, out);
-  if (__builtin_expect(rc == PC_UNAVAILABLE, 0))
-    rc = fallback(c, rc, PC_NOTFOUND);
-  count_lookup(c, rc);
-  return rc;
+  return store_get(c, key, nkey, out);
 }
 
 /* Fills the TTL fields of an item from an absolute expiry. */
@@ -671,6 +689,61 @@ int pc_get_item(pc_cache *c, const void *key, size_t nkey, pc_item *out) {
   out->nkey = nkey;
   item_times(c, out, expires, now, pc_now_wall_ms());
   return PC_OK;
+}
+
+/* The backend's get for each key, where it has no get_many. */
+static int get_each(pc_cache *c, size_t n, const void *const *keys,
+                    const size_t *nkeys, int64_t now, pc_buf *vals,
+                    int64_t *expires, int *rcs) {
+  for (size_t i = 0; i < n; i++) {
+    int rc = c->be->get(c->b, keys[i], nkeys[i], now, &vals[i],
+                        expires ? &expires[i] : NULL);
+    rcs[i] = rc == PC_OK ? PC_OK : PC_NOTFOUND;
+    if (rc == PC_OK || rc == PC_NOTFOUND) continue;
+    for (size_t j = 0; j < i; j++)
+      if (rcs[j] == PC_OK) pc__buf_release(&vals[j]);
+    return rc;
+  }
+  return PC_OK;
+}
+
+int pc_get_items(pc_cache *c, size_t n, const void *const *keys,
+                 const size_t *nkeys, int flags, pc_item *items, int *rcs) {
+  for (size_t i = 0; i < n; i++) {
+    int rc = check_key(c, nkeys[i]);
+    if (rc) return rc;
+  }
+  if (n == 0) return PC_OK;
+  pc_buf *vals = pc__malloc(n * sizeof *vals);
+  bool ttl = !(flags & PC_ITEMS_NO_TTL);
+  int64_t *expires = ttl ? pc__malloc(n * sizeof *expires) : NULL;
+  int rc =
+      vals && (expires || !ttl) ? PC_OK : pc__error(PC_NOMEM, "out of memory");
+  int64_t now = cache_now(c), wall_now = pc_now_wall_ms();
+  if (rc == PC_OK)
+    rc = c->be->get_many
+             ? c->be->get_many(c->b, n, keys, nkeys, now, vals, expires, rcs)
+             : get_each(c, n, keys, nkeys, now, vals, expires, rcs);
+  if (rc == PC_UNAVAILABLE && fallback(c, rc, PC_NOTFOUND) == PC_NOTFOUND) {
+    for (size_t i = 0; i < n; i++)
+      rcs[i] = PC_NOTFOUND;
+    rc = PC_OK;
+  }
+  for (size_t i = 0; rc == PC_OK && i < n; i++) {
+    if (rcs[i] == PC_OK) {
+      items[i].size = (int64_t)(nkeys[i] + vals[i].n);
+      rcs[i] = decode_buf(c, &vals[i], &items[i].value);
+    }
+    count_lookup(c, rcs[i]);
+    if (rcs[i] != PC_OK) continue;
+    items[i].key = keys[i];
+    items[i].nkey = nkeys[i];
+    items[i].ttl_ms = items[i].expires_at = 0;
+    if (ttl) item_times(c, &items[i], expires[i], now, wall_now);
+  }
+  pc__free(vals);
+  pc__free(expires);
+  return rc;
 }
 
 int pc_set(pc_cache *c, const void *key, size_t nkey, const pc_value *v,

@@ -114,6 +114,12 @@ typedef struct pc_backend_methods {
   int (*clear)(void *b, int64_t now, int64_t *removed);
 
   /* Optional (NULL when the backend cannot): */
+  /* get for n keys in one exchange: rcs[i] is PC_OK (vals[i], and
+  ** expires[i] unless expires is NULL) or PC_NOTFOUND. PC_OK, or an error
+  ** with nothing to release. */
+  int (*get_many)(void *b, size_t n, const void *const *keys,
+                  const size_t *nkeys, int64_t now, pc_buf *vals,
+                  int64_t *expires, int *rcs);
   /* Sets a live entry's expiry: PC_OK or PC_NOTFOUND. */
   int (*touch)(void *b, const void *key, size_t nkey, int64_t expires,
                int64_t now);
@@ -134,6 +140,15 @@ typedef struct pc_backend_methods {
   ** tier in front of the store (local_max_bytes) is dropped when it moves.
   ** NULL: the backend cannot have a memory tier. */
   int (*version)(void *b, uint64_t *out);
+  /* Optional, for a store other processes change without a version a
+  ** reader can poll (Redis): after watch(b, fn, arg) the backend calls
+  ** fn(arg, key, nkey) from a thread of its own as soon as it learns that
+  ** key may have changed. Until close() returns. Such a backend's version()
+  ** is 0 while it cannot learn of changes (the memory tier is then
+  ** bypassed), and moves when it may have missed some (the tier is then
+  ** dropped). */
+  int (*watch)(void *b, void (*fn)(void *arg, const void *key, size_t nkey),
+               void *arg);
 } pc_backend_methods;
 
 extern const pc_backend_methods pc__memory_backend;

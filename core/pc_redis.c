@@ -30,10 +30,10 @@
 **     matters.
 **   - SIGPIPE. hiredis writes with write(2), which raises SIGPIPE on a
 **     connection the server closed and would kill a host process that
-**     keeps the default action. Each exchange blocks SIGPIPE in the calling
-**     thread, consumes the one its own write raised (the write failed with
-**     EPIPE), and restores the mask: the process's signal disposition is
-**     never changed.
+**     keeps the default action. So hiredis only formats commands and reads
+**     replies here: rd_send() writes its buffer with send(MSG_NOSIGNAL).
+**     No signal is raised, no mask or disposition touched, and a request
+**     costs the two system calls of a raw hiredis round trip.
 **   - Circuit breaker. After RD_TRIP consecutive failures to reach the
 **     server, operations fail at once (PC_UNAVAILABLE, no network wait) and
 **     one caller per RD_PROBE_MS window is let through as a probe; its
@@ -42,10 +42,15 @@
 **     a second.
 **   - Operations. GET; SET with PX / NX / XX / KEEPTTL; UNLINK; PEXPIRE (or
 **     PERSIST) for touch; GET + PTTL pipelined when the expiry is wanted;
+**     the GETs (+ PTTLs) of many keys pipelined in one round trip
+**     (get_many: the pcache table's `key IN (...)`);
 **     incr as one Lua script (atomic on the server, the TTL set only when
 **     the key is created; the value stays in the engine's encoding, exact
 **     over all of int64); clear and scans with SCAN MATCH prefix* in
 **     batches (clear UNLINKs each batch; never FLUSHDB).
+**   - Memory tier. watch() starts a thread that holds one more
+**     connection, subscribed to Redis's invalidations of the prefix's keys
+**     (see "Invalidations for a memory tier" below).
 **   - Errors. PC_UNAVAILABLE when the server cannot be reached or answers
 **     with an error meaning it cannot serve (LOADING, READONLY, OOM, ...):
 **     the engine turns that into a miss under on_error=fallback. A key that
@@ -65,14 +70,18 @@
 #include "pc_internal.h"
 
 #include <hiredis/hiredis.h>
+#include <hiredis/sds.h>
 
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #define RD_POOL_IDLE 16
@@ -80,6 +89,9 @@
 #define RD_PROBE_MS 1000
 #define RD_SCAN_COUNT 256
 #define RD_KEY_STACK 256 /* keys up to this long are built on the stack */
+#define RD_INVALIDATE "__redis__:invalidate"
+
+typedef struct rd_track rd_track;
 
 typedef struct rd_store {
   char *url;    /* pc__free; holds the password: never print it */
@@ -95,6 +107,8 @@ typedef struct rd_store {
 
   _Atomic int fails;        /* consecutive failures to reach the server */
   _Atomic int64_t probe_at; /* monotonic ms: the breaker's next probe */
+
+  rd_track *track; /* track_stop; NULL unless watched */
 } rd_store;
 
 /* ---- Errors ---- */
@@ -127,31 +141,40 @@ static int rd_reply_error(const redisReply *r) {
                    z);
 }
 
-/* ---- SIGPIPE ---- */
+/* ---- Writing without SIGPIPE ---- */
 
-/* Blocks SIGPIPE in this thread; *old is the mask to restore. */
-static void sigpipe_block(sigset_t *old) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &set, old);
+/* Sends what c has buffered (redisAppendCommand*) with send(MSG_NOSIGNAL),
+** so that redisGetReply finds nothing to write and only reads. hiredis
+** 0.14 writes with write(2), which raises SIGPIPE on a connection the
+** server closed and would kill a host process that keeps the default
+** action. On failure c carries the error as hiredis would set it (errno
+** kept) and false is returned. */
+static bool rd_send(redisContext *c) {
+  size_t len = sdslen(c->obuf), off = 0;
+  while (off < len) {
+    ssize_t w = send(c->fd, c->obuf + off, len - off, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      int err = w < 0 ? errno : EPIPE;
+      c->err = REDIS_ERR_IO;
+      snprintf(c->errstr, sizeof c->errstr, "%s", strerror(err));
+      errno = err;
+      return false;
+    }
+    off += (size_t)w;
+  }
+  sdsclear(c->obuf);
+  return true;
 }
 
-/* Restores the mask; when this exchange's write failed with EPIPE, first
-** consumes the SIGPIPE it raised (blocked, it stayed pending). Two system
-** calls on the normal path. */
-static void sigpipe_restore(const sigset_t *old, bool raised) {
-  if (raised && !sigismember(old, SIGPIPE)) {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    struct timespec zero = {0, 0};
-    int saved = errno;
-    while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR) {
-    }
-    errno = saved;
-  }
-  pthread_sigmask(SIG_SETMASK, old, NULL);
+/* redisCommandArgv without write(2): the reply, or NULL with c->err set. */
+static redisReply *rd_command(redisContext *c, int argc, const char **argv,
+                              const size_t *lens) {
+  void *r = NULL;
+  if (redisAppendCommandArgv(c, argc, argv, lens) != REDIS_OK || !rd_send(c) ||
+      redisGetReply(c, &r) != REDIS_OK)
+    return NULL;
+  return r;
 }
 
 /* ---- Connections ---- */
@@ -188,7 +211,7 @@ static size_t pct_decode(const char *z, size_t n, char *out) {
 /* One command on a fresh context during connect; PC_OK or an error. */
 static int setup_command(redisContext *c, int argc, const char **argv,
                          const size_t *lens, const char *what) {
-  redisReply *r = redisCommandArgv(c, argc, argv, lens);
+  redisReply *r = rd_command(c, argc, argv, lens);
   if (!r) return rd_ctx_error(c, what);
   int rc = PC_OK;
   if (r->type == REDIS_REPLY_ERROR)
@@ -360,18 +383,15 @@ static int rd_exchange(rd_store *s, const rd_cmd *cmd, int n, redisReply **r,
       if (rc == PC_UNAVAILABLE) breaker_result(s, false);
       return rc;
     }
-    sigset_t old;
-    sigpipe_block(&old);
     int i = 0, got = 0;
     for (; i < n; i++)
       if (redisAppendCommandArgv(c, cmd[i].argc, cmd[i].argv, cmd[i].lens) !=
           REDIS_OK)
         break;
-    if (i == n)
+    if (i == n && rd_send(c))
       for (; got < n; got++)
         if (redisGetReply(c, (void **)&r[got]) != REDIS_OK) break;
     int err = errno;
-    sigpipe_restore(&old, got < n && c->err == REDIS_ERR_IO && err == EPIPE);
     if (got == n) {
       rd_give(s, c, false);
       breaker_result(s, true);
@@ -448,11 +468,286 @@ static size_t match_pattern(const char *prefix, size_t nprefix,
   return w;
 }
 
+/* ---- Invalidations for a memory tier ---- */
+
+/*
+** A memory tier in front of Redis (local_max_bytes) stays coherent through
+** Redis's server-assisted client-side caching: one connection per store,
+** owned by a thread of its own, asks for the invalidation of every key
+** under the prefix (CLIENT TRACKING on REDIRECT <itself> BCAST PREFIX p)
+** and subscribes to __redis__:invalidate, which works over RESP2. Each
+** message names keys another client (or this process) changed; a nil
+** message (FLUSHDB, FLUSHALL) means all of them. The thread hands each key
+** to the engine's callback, and moves `version` where it cannot name them.
+**
+** version is 0 while the subscription is not up (connecting, after a drop,
+** in a forked child until its own thread runs): the engine then bypasses
+** the tier, since a change it would not hear of could be served stale. A
+** new subscription takes a new version, so the engine drops all that the
+** tier held from before. A silent connection is found by a PING after
+** RD_TRACK_IDLE_MS without traffic that gets no answer within timeout_ms.
+*/
+#define RD_TRACK_IDLE_MS 1000
+#define RD_TRACK_RETRY_MS 100 /* after a subscription that dropped */
+
+typedef struct rd_track {
+  void (*fn)(void *arg, const void *key, size_t nkey);
+  void *arg;
+  pthread_mutex_t mu; /* guards ctx and stop against close() */
+  pthread_cond_t cv;  /* close() wakes the thread's retry wait */
+  redisContext *ctx;  /* the thread's subscription; NULL between */
+  bool stop;
+  pthread_t thread;
+  _Atomic unsigned fork_gen; /* the process the thread runs in */
+  _Atomic unsigned claim;    /* a child's restart: taken by one caller */
+  _Atomic uint64_t version;  /* 0 while not subscribed */
+} rd_track;
+
+/* Generations for version(), shared by every store of the process. */
+static _Atomic uint64_t g_track_gen;
+
+/* One command of the subscription's setup; *r is the reply (not an error). */
+static int track_command(redisContext *c, int argc, const char **argv,
+                         const size_t *lens, redisReply **r) {
+  *r = rd_command(c, argc, argv, lens);
+  if (!*r) return rd_ctx_error(c, "invalidation connection");
+  if ((*r)->type != REDIS_REPLY_ERROR) return PC_OK;
+  int rc = pc__error(PC_UNAVAILABLE, "redis: CLIENT TRACKING: %.100s",
+                     (*r)->str ? (*r)->str : "");
+  freeReplyObject(*r);
+  *r = NULL;
+  return rc;
+}
+
+/* A connection subscribed to the invalidations of the prefix's keys. */
+static int track_subscribe(rd_store *s, redisContext **out) {
+  redisContext *c;
+  int rc = rd_connect(s, &c);
+  if (rc != PC_OK) return rc;
+  redisReply *r;
+  rc = track_command(c, 2, (const char *[]){"CLIENT", "ID"},
+                     (const size_t[]){6, 2}, &r);
+  char id[24];
+  size_t nid = 0;
+  if (rc == PC_OK) {
+    if (r->type == REDIS_REPLY_INTEGER)
+      nid = (size_t)snprintf(id, sizeof id, "%lld", r->integer);
+    else
+      rc = pc__error(PC_UNAVAILABLE, "redis: unexpected reply to CLIENT ID");
+    freeReplyObject(r);
+  }
+  if (rc == PC_OK) {
+    const char *argv[7] = {"CLIENT", "TRACKING", "on",    "REDIRECT",
+                           id,       "BCAST",    "PREFIX"};
+    size_t lens[8] = {6, 8, 2, 8, nid, 5, 6, s->nprefix};
+    const char *args[8];
+    memcpy(args, argv, sizeof argv);
+    args[7] = s->prefix;
+    /* Without a prefix, BCAST alone tracks every key. */
+    rc = track_command(c, s->nprefix ? 8 : 6, args, lens, &r);
+    if (rc == PC_OK) freeReplyObject(r);
+  }
+  if (rc == PC_OK) {
+    rc = track_command(c, 2, (const char *[]){"SUBSCRIBE", RD_INVALIDATE},
+                       (const size_t[]){9, sizeof RD_INVALIDATE - 1}, &r);
+    if (rc == PC_OK) freeReplyObject(r);
+  }
+  if (rc != PC_OK) {
+    redisFree(c);
+    return rc;
+  }
+  *out = c;
+  return PC_OK;
+}
+
+/* Acts on one message of the subscription. */
+static void track_message(rd_store *s, const redisReply *r) {
+  rd_track *t = s->track;
+  if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+      r->element[0]->type != REDIS_REPLY_STRING ||
+      strcmp(r->element[0]->str, "message") != 0)
+    return; /* the answer to a PING */
+  const redisReply *keys = r->element[2];
+  if (keys->type != REDIS_REPLY_ARRAY) { /* nil: every key */
+    atomic_store(&t->version, atomic_fetch_add(&g_track_gen, 1) + 1);
+    return;
+  }
+  for (size_t i = 0; i < keys->elements; i++) {
+    const redisReply *k = keys->element[i];
+    if (k->type == REDIS_REPLY_STRING && k->len >= s->nprefix &&
+        memcmp(k->str, s->prefix, s->nprefix) == 0)
+      t->fn(t->arg, k->str + s->nprefix, k->len - s->nprefix);
+  }
+}
+
+/* Reads the subscription until it fails, goes silent or close() shuts it
+** down. */
+static void track_read(rd_store *s, redisContext *c) {
+  bool pinged = false;
+  for (;;) {
+    struct pollfd pf = {.fd = c->fd, .events = POLLIN};
+    int n = poll(&pf, 1, pinged ? (int)s->timeout_ms : RD_TRACK_IDLE_MS);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return;
+    if (n == 0) {
+      if (pinged) return; /* no answer: the server or the path is gone */
+      if (redisAppendCommand(c, "PING") != REDIS_OK || !rd_send(c)) return;
+      pinged = true;
+      continue;
+    }
+    if (redisBufferRead(c) != REDIS_OK) return; /* EOF after close() too */
+    for (;;) {
+      void *r = NULL;
+      if (redisGetReplyFromReader(c, &r) != REDIS_OK) return;
+      if (!r) break;
+      track_message(s, r);
+      freeReplyObject(r);
+      pinged = false;
+    }
+  }
+}
+
+/* Publishes or withdraws the thread's context; false once close() began. */
+static bool track_publish(rd_track *t, redisContext *c) {
+  pthread_mutex_lock(&t->mu);
+  bool go = !t->stop;
+  t->ctx = go ? c : NULL;
+  pthread_mutex_unlock(&t->mu);
+  return go;
+}
+
+static void *track_main(void *p) {
+  rd_store *s = p;
+  rd_track *t = s->track;
+  for (;;) {
+    redisContext *c = NULL;
+    int64_t wait = RD_PROBE_MS;
+    if (track_subscribe(s, &c) == PC_OK) {
+      if (!track_publish(t, c)) {
+        redisFree(c);
+        break;
+      }
+      atomic_store(&t->version, atomic_fetch_add(&g_track_gen, 1) + 1);
+      track_read(s, c);
+      atomic_store(&t->version, 0);
+      track_publish(t, NULL);
+      redisFree(c);
+      wait = RD_TRACK_RETRY_MS;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += wait / 1000;
+    until.tv_nsec += (long)(wait % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&t->mu);
+    while (!t->stop && pthread_cond_timedwait(&t->cv, &t->mu, &until) == 0) {
+    }
+    bool stop = t->stop;
+    pthread_mutex_unlock(&t->mu);
+    if (stop) break;
+  }
+  return NULL;
+}
+
+/* Starts the thread with every signal blocked: the host's handlers never
+** run on it. */
+static int track_start(rd_store *s) {
+  rd_track *t = s->track;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int err = pthread_create(&t->thread, NULL, track_main, s);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (err) return pc__error(PC_ERROR, "redis: cannot start a thread");
+  return PC_OK;
+}
+
+/* In a forked child: the parent's thread is not here and its connection is
+** the parent's. One caller frees the child's copy of that connection (no
+** byte is sent) and starts a thread of the child's own. */
+static void track_restart(rd_store *s, unsigned gen) {
+  rd_track *t = s->track;
+  unsigned seen = atomic_load(&t->claim);
+  if (seen == gen || !atomic_compare_exchange_strong(&t->claim, &seen, gen))
+    return;
+  atomic_store(&t->version, 0);
+  pthread_mutex_init(&t->mu, NULL);
+  pthread_cond_init(&t->cv, NULL);
+  if (t->ctx) redisFree(t->ctx);
+  t->ctx = NULL;
+  t->stop = false;
+  if (track_start(s) == PC_OK) atomic_store(&t->fork_gen, gen);
+}
+
+static int rd_version(void *b, uint64_t *out) {
+  rd_store *s = b;
+  rd_track *t = s->track;
+  *out = 0;
+  if (!t) return PC_OK;
+  unsigned gen = pc__fork_gen();
+  if (atomic_load(&t->fork_gen) != gen) {
+    track_restart(s, gen);
+    return PC_OK;
+  }
+  *out = atomic_load(&t->version);
+  return PC_OK;
+}
+
+static int rd_watch(void *b, void (*fn)(void *arg, const void *key, size_t n),
+                    void *arg) {
+  rd_store *s = b;
+  if (s->track) return pc__error(PC_ERROR, "redis: already watched");
+  rd_track *t = pc__malloc(sizeof *t);
+  if (!t) return pc__error(PC_NOMEM, "out of memory");
+  memset(t, 0, sizeof *t);
+  t->fn = fn;
+  t->arg = arg;
+  pthread_mutex_init(&t->mu, NULL);
+  pthread_cond_init(&t->cv, NULL);
+  unsigned gen = pc__fork_gen();
+  atomic_init(&t->fork_gen, gen);
+  atomic_init(&t->claim, gen);
+  s->track = t;
+  int rc = track_start(s);
+  if (rc != PC_OK) {
+    s->track = NULL;
+    pthread_cond_destroy(&t->cv);
+    pthread_mutex_destroy(&t->mu);
+    pc__free(t);
+  }
+  return rc;
+}
+
+/* Stops the thread (its blocking read is ended by shutting the socket
+** down) and frees what it held. */
+static void track_stop(rd_store *s) {
+  rd_track *t = s->track;
+  if (!t) return;
+  if (atomic_load(&t->fork_gen) == pc__fork_gen()) {
+    pthread_mutex_lock(&t->mu);
+    t->stop = true;
+    if (t->ctx) shutdown(t->ctx->fd, SHUT_RDWR);
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+    pthread_join(t->thread, NULL);
+    pthread_cond_destroy(&t->cv);
+    pthread_mutex_destroy(&t->mu);
+  } else if (t->ctx) {
+    redisFree(t->ctx); /* a child's copy of its parent's: nothing is sent */
+  }
+  pc__free(t);
+  s->track = NULL;
+}
+
 /* ---- Open and close ---- */
 
 static void rd_close(void *b) {
   rd_store *s = b;
   if (!s) return;
+  track_stop(s);
   if (s->gen == pc__fork_gen()) free_all(s->idle, s->nidle);
   pthread_mutex_destroy(&s->mu);
   if (s->url) memset(s->url, 0, strlen(s->url));
@@ -546,6 +841,67 @@ static int rd_get(void *b, const void *key, size_t nkey, int64_t now,
   }
   for (int i = 0; i < n; i++)
     freeReplyObject(r[i]);
+  return rc;
+}
+
+/* GET (+ PTTL when expires is wanted) of every key, pipelined: one round
+** trip for all. */
+static int rd_get_many(void *b, size_t n, const void *const *keys,
+                       const size_t *nkeys, int64_t now, pc_buf *vals,
+                       int64_t *expires, int *rcs) {
+  rd_store *s = b;
+  if (n > INT_MAX / 2)
+    return pc__error(PC_TOOBIG, "redis: too many keys in one request");
+  size_t total = 0;
+  for (size_t i = 0; i < n; i++)
+    total += s->nprefix + nkeys[i];
+  char *kbuf = pc__malloc(total ? total : 1);
+  size_t per = expires ? 2 : 1; /* commands per key: GET [+ PTTL] */
+  const char **argv = pc__malloc(4 * n * sizeof *argv);
+  size_t *lens = pc__malloc(4 * n * sizeof *lens);
+  rd_cmd *cmd = pc__malloc(per * n * sizeof *cmd);
+  redisReply **r = pc__malloc(per * n * sizeof *r);
+  int rc = kbuf && argv && lens && cmd && r
+               ? PC_OK
+               : pc__error(PC_NOMEM, "out of memory");
+  char *k = kbuf;
+  for (size_t i = 0; rc == PC_OK && i < n; i++) {
+    size_t nk = s->nprefix + nkeys[i];
+    memcpy(k, s->prefix, s->nprefix);
+    if (nkeys[i]) memcpy(k + s->nprefix, keys[i], nkeys[i]);
+    const char **a = argv + 4 * i;
+    size_t *l = lens + 4 * i;
+    a[0] = "GET", l[0] = 3, a[1] = k, l[1] = nk;
+    a[2] = "PTTL", l[2] = 4, a[3] = k, l[3] = nk;
+    cmd[per * i] = (rd_cmd){2, a, l};
+    if (expires) cmd[per * i + 1] = (rd_cmd){2, a + 2, l + 2};
+    k += nk;
+  }
+  if (rc == PC_OK) rc = rd_exchange(s, cmd, (int)(per * n), r, true);
+  if (rc == PC_OK) {
+    int64_t wall = wall_now(now);
+    size_t i = 0;
+    for (; i < n; i++) {
+      rcs[i] = take_value(r[per * i], &vals[i]);
+      if (rcs[i] == PC_OK && expires) {
+        rcs[i] = pttl_expiry(r[per * i + 1], wall, &expires[i]);
+        if (rcs[i] != PC_OK) pc__buf_release(&vals[i]);
+      }
+      if (rcs[i] != PC_OK && rcs[i] != PC_NOTFOUND) break;
+    }
+    if (i < n) { /* an error reply: the whole request fails */
+      rc = rcs[i];
+      for (size_t j = 0; j < i; j++)
+        if (rcs[j] == PC_OK) pc__buf_release(&vals[j]);
+    }
+    for (size_t j = 0; j < per * n; j++)
+      freeReplyObject(r[j]);
+  }
+  pc__free(kbuf);
+  pc__free(argv);
+  pc__free(lens);
+  pc__free(cmd);
+  pc__free(r);
   return rc;
 }
 
@@ -953,6 +1309,7 @@ const pc_backend_methods pc__redis_backend = {
     .open = rd_open,
     .close = rd_close,
     .get = rd_get,
+    .get_many = rd_get_many,
     .set = rd_set,
     .del = rd_del,
     .clear = rd_clear,
@@ -962,5 +1319,6 @@ const pc_backend_methods pc__redis_backend = {
     .scan_next = rd_scan_next,
     .scan_close = rd_scan_close,
     .stats = NULL,
-    .version = NULL,
+    .version = rd_version,
+    .watch = rd_watch,
 };

@@ -174,6 +174,16 @@ const char *pc_errmsg(const pc_cache *c);
 typedef struct pc_item pc_item;
 int pc_get_item(pc_cache *c, const void *key, size_t nkey, pc_item *out);
 
+/* pc_get_item for n keys at once, in one exchange with the store where the
+** backend can (Redis: one round trip). rcs[i] is PC_OK with items[i]
+** filled (release its value; its key points to keys[i]) or PC_NOTFOUND.
+** With PC_ITEMS_NO_TTL the caller does not need ttl_ms and expires_at
+** (they are left 0; Redis then sends no PTTL). Returns PC_OK, or an error
+** for the whole call (nothing to release then). Counts n gets. */
+#define PC_ITEMS_NO_TTL 0x01
+int pc_get_items(pc_cache *c, size_t n, const void *const *keys,
+                 const size_t *nkeys, int flags, pc_item *items, int *rcs);
+
 /* Gets the value under key: PC_OK with *out filled (release it), or
 ** PC_NOTFOUND. Stored bytes that cannot be decoded are PC_NOTFOUND and
 ** count in the errors statistic. */

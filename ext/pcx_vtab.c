@@ -63,7 +63,11 @@ typedef struct pcache_cursor {
   pc_cache *c; /* pc_cache_release */
   pc_iter *it; /* pc_iter_close; NULL for a point lookup */
   pc_item item;
-  void *key_copy; /* point lookup: the key bytes. sqlite3_free */
+  void *key_copy; /* point lookup or IN: the key bytes. sqlite3_free */
+  /* key IN (...): what pc_get_items found, handed to item one by one. */
+  pc_item *items; /* sqlite3_free; the values of rcs[i] == PC_OK */
+  int *rcs;       /* sqlite3_free */
+  size_t nitems, pos;
   int eof;
 } pcache_cursor;
 
@@ -202,6 +206,10 @@ static int vtab_cache(pcache_vtab *p, const char *name, pc_cache **out) {
 **                     argument
 **   PCACHE_IDX_GLOB   `key GLOB ?`: scan only the literal prefix
 **   PCACHE_IDX_LIKE   `key LIKE ?`: the same, ASCII letters in either case
+**   PCACHE_IDX_IN     with KEY: `key IN (...)`, all the values at once
+**                     (sqlite3_vtab_in), fetched in one pc_get_items
+**   PCACHE_IDX_NOTTL  with IN: neither ttl nor expires_at is read, so
+**                     the expiries are not fetched
 ** At most one of KEY, GLOB, LIKE is used, in that order of preference.
 ** GLOB and LIKE are not omitted: SQLite checks the whole pattern, the
 ** table narrows the scan to its prefix. An equality under another
@@ -211,6 +219,8 @@ static int vtab_cache(pcache_vtab *p, const char *name, pc_cache **out) {
 #define PCACHE_IDX_KEY 2
 #define PCACHE_IDX_GLOB 4
 #define PCACHE_IDX_LIKE 8
+#define PCACHE_IDX_IN 16
+#define PCACHE_IDX_NOTTL 32
 
 static int pcacheBestIndex(sqlite3_vtab *vt, sqlite3_index_info *info) {
   pcache_vtab *p = (pcache_vtab *)vt;
@@ -247,7 +257,16 @@ static int pcacheBestIndex(sqlite3_vtab *vt, sqlite3_index_info *info) {
     info->aConstraintUsage[iKey].omit = 1;
     info->estimatedCost = 1;
     info->estimatedRows = 1;
-    info->idxFlags = SQLITE_INDEX_SCAN_UNIQUE;
+    if (sqlite3_vtab_in(info, iKey, 1)) {
+      idx |= PCACHE_IDX_IN; /* one xFilter for the whole list */
+      sqlite3_uint64 ttl_cols = (sqlite3_uint64)1 << PCACHE_COLUMN_TTL |
+                                (sqlite3_uint64)1 << PCACHE_COLUMN_EXPIRES_AT;
+      if (!(info->colUsed & ttl_cols)) idx |= PCACHE_IDX_NOTTL;
+      info->estimatedCost = 10;
+      info->estimatedRows = 10;
+    } else {
+      info->idxFlags = SQLITE_INDEX_SCAN_UNIQUE;
+    }
   } else if (iGlob >= 0 || iLike >= 0) {
     int i = iGlob >= 0 ? iGlob : iLike;
     idx |= iGlob >= 0 ? PCACHE_IDX_GLOB : PCACHE_IDX_LIKE;
@@ -259,7 +278,8 @@ static int pcacheBestIndex(sqlite3_vtab *vt, sqlite3_index_info *info) {
     info->estimatedRows = 100000;
   }
   info->idxNum = idx;
-  info->idxStr = idx & PCACHE_IDX_KEY    ? "key="
+  info->idxStr = idx & PCACHE_IDX_IN     ? "key IN"
+                 : idx & PCACHE_IDX_KEY  ? "key="
                  : idx & PCACHE_IDX_GLOB ? "key GLOB prefix"
                  : idx & PCACHE_IDX_LIKE ? "key LIKE prefix"
                                          : "scan";
@@ -286,6 +306,13 @@ static void cursor_reset(pcache_cursor *cur) {
   cur->c = NULL;
   sqlite3_free(cur->key_copy);
   cur->key_copy = NULL;
+  for (size_t i = 0; i < cur->nitems; i++)
+    if (cur->rcs[i] == PC_OK) pc_value_release(&cur->items[i].value);
+  sqlite3_free(cur->items);
+  sqlite3_free(cur->rcs);
+  cur->items = NULL;
+  cur->rcs = NULL;
+  cur->nitems = cur->pos = 0;
   cur->eof = 1;
 }
 
@@ -299,6 +326,17 @@ static int pcacheClose(sqlite3_vtab_cursor *vc) {
 static int pcacheNext(sqlite3_vtab_cursor *vc) {
   pcache_cursor *cur = (pcache_cursor *)vc;
   pc_value_release(&cur->item.value);
+  if (cur->items) { /* key IN: the next key found */
+    while (cur->pos < cur->nitems && cur->rcs[cur->pos] != PC_OK)
+      cur->pos++;
+    if (cur->pos == cur->nitems) {
+      cur->eof = 1;
+      return SQLITE_OK;
+    }
+    cur->item = cur->items[cur->pos];
+    cur->rcs[cur->pos++] = PC_NOTFOUND; /* the value is item's now */
+    return SQLITE_OK;
+  }
   if (!cur->it) {
     cur->eof = 1;
     return SQLITE_OK;
@@ -323,6 +361,62 @@ static size_t pattern_prefix(const char *z, size_t n, int like) {
   return i;
 }
 
+/* key IN (list): every key of the list in one pc_get_items. The keys are
+** copied, as the list's values last only as long as xFilter. A NULL in
+** the list matches nothing. */
+static int filter_in(pcache_cursor *cur, sqlite3_value *list, int flags) {
+  sqlite3_value *v;
+  size_t n = 0, total = 0;
+  int rc;
+  for (rc = sqlite3_vtab_in_first(list, &v); rc == SQLITE_OK && v;
+       rc = sqlite3_vtab_in_next(list, &v)) {
+    const void *key;
+    size_t nkey;
+    int k = pcx_key(v, &key, &nkey);
+    if (k == SQLITE_NOMEM) return SQLITE_NOMEM;
+    if (k == 1) continue;
+    n++;
+    total += nkey;
+  }
+  if (rc != SQLITE_DONE) return rc;
+  if (n == 0) return SQLITE_OK;
+  cur->key_copy = sqlite3_malloc64(total ? total : 1);
+  const void **keys = sqlite3_malloc64(n * sizeof *keys);
+  size_t *nkeys = sqlite3_malloc64(n * sizeof *nkeys);
+  cur->items = sqlite3_malloc64(n * sizeof *cur->items);
+  cur->rcs = sqlite3_malloc64(n * sizeof *cur->rcs);
+  rc = cur->key_copy && keys && nkeys && cur->items && cur->rcs ? SQLITE_OK
+                                                                : SQLITE_NOMEM;
+  unsigned char *w = cur->key_copy;
+  size_t i = 0;
+  if (rc == SQLITE_OK)
+    for (rc = sqlite3_vtab_in_first(list, &v); rc == SQLITE_OK && v && i < n;
+         rc = sqlite3_vtab_in_next(list, &v)) {
+      const void *key;
+      size_t nkey;
+      int k = pcx_key(v, &key, &nkey);
+      if (k == SQLITE_NOMEM) rc = SQLITE_NOMEM;
+      if (k) continue;
+      if (nkey) memcpy(w, key, nkey);
+      keys[i] = w;
+      nkeys[i++] = nkey;
+      w += nkey;
+    }
+  if (rc == SQLITE_DONE || (rc == SQLITE_OK && i == n)) {
+    int prc = pc_get_items(cur->c, n, keys, nkeys, flags, cur->items, cur->rcs);
+    if (prc == PC_OK)
+      cur->nitems = n;
+    else
+      rc = vtab_pc_error(cur->base.pVtab, prc);
+    if (prc == PC_OK) rc = SQLITE_OK;
+  }
+  sqlite3_free(keys);
+  sqlite3_free(nkeys);
+  if (rc != SQLITE_OK) return rc;
+  cur->eof = 0;
+  return pcacheNext(&cur->base);
+}
+
 static int pcacheFilter(sqlite3_vtab_cursor *vc, int idxNum, const char *idxStr,
                         int argc, sqlite3_value **argv) {
   pcache_cursor *cur = (pcache_cursor *)vc;
@@ -339,6 +433,9 @@ static int pcacheFilter(sqlite3_vtab_cursor *vc, int idxNum, const char *idxStr,
   int rc = vtab_cache(p, name, &cur->c);
   if (rc != SQLITE_OK) return rc;
 
+  if (idxNum & PCACHE_IDX_IN)
+    return filter_in(cur, argv[argn],
+                     idxNum & PCACHE_IDX_NOTTL ? PC_ITEMS_NO_TTL : 0);
   if (idxNum & PCACHE_IDX_KEY) {
     const void *key;
     size_t nkey;

@@ -8,6 +8,9 @@ SELECT ttl BETWEEN 59 AND 60, abs(expires_at - ((julianday('now') - 2440587.5) *
 EXPLAIN QUERY PLAN SELECT * FROM pcache WHERE key = 'user:1';
 SELECT value FROM pcache WHERE key = 'user:1';
 SELECT count(*) FROM pcache WHERE key = 'nope';
+-- key IN (...) fetches the whole list in one call (pc_get_items).
+SELECT key, ttl IS NULL FROM pcache WHERE key IN ('user:1', 'nope', NULL, 'user:1') ORDER BY key;
+EXPLAIN QUERY PLAN SELECT key FROM pcache WHERE key IN ('a', 'b');
 SELECT count(*) FROM pcache WHERE key = NULL;
 SELECT key FROM pcache WHERE key IN ('user:2', 'page:/', 'nope') ORDER BY key;
 -- GLOB and LIKE scan only the prefix; LIKE is case-insensitive as in SQL.

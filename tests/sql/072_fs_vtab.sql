@@ -9,6 +9,7 @@ SELECT key FROM pages WHERE key GLOB '/blog/*';
 SELECT key FROM pages WHERE key LIKE '/BLOG/%';
 EXPLAIN QUERY PLAN SELECT * FROM pages WHERE key = '/home';
 SELECT value FROM pages WHERE key = '/home';
+SELECT key, value FROM pages WHERE key IN ('/home', '/nope', '/about') ORDER BY key;
 UPDATE pages SET value = 'home v2' WHERE key = '/home';
 UPDATE pages SET ttl = 60 WHERE key = '/about';
 DELETE FROM pages WHERE key = '/blog/2';

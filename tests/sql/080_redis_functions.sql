@@ -55,3 +55,9 @@ SELECT cache_set('k', 1, NULL, 'g'), cache_set('k', 2, NULL, 'g2');
 SELECT cache_clear('g'), cache_get('k', 'g'), cache_get('k', 'g2'), cache_clear('g2');
 SELECT json_extract(cache_stats('r'), '$.backend', '$.sets', '$.deletes');
 SELECT cache_close('r'), cache_close('rj'), cache_close('g'), cache_close('g2');
+-- A memory tier in front (local_max_bytes): reads and writes as without it;
+-- it serves once its invalidation connection is up (stress.redis_tier).
+SELECT cache_open('rt', json_object('backend','redis','url',$redis,'prefix','t080t:','local_max_bytes',1000000));
+SELECT cache_set('k', 'v', 60, 'rt'), cache_get('k', 'rt'), cache_get('k', 'rt'), cache_delete('k', 'rt'), cache_get('k', 'rt');
+SELECT json_extract(cache_stats('rt'), '$.tier.backend', '$.hits', '$.misses');
+SELECT cache_close('rt');

@@ -14,6 +14,12 @@ SELECT key FROM pcache('rv') WHERE key GLOB 'user:*' ORDER BY key;
 SELECT key FROM pcache('rv') WHERE key LIKE 'user:%' ORDER BY key;
 SELECT key FROM pcache('rv') WHERE key GLOB 'us*' ORDER BY key;
 SELECT key FROM pcache('rv') WHERE key GLOB 'us[*]*' ORDER BY key;
+-- key IN (...): all the keys in one round trip (GETs, with PTTLs only when
+-- ttl or expires_at is read). NULL matches nothing.
+SELECT key, value, ttl IS NULL, ttl BETWEEN 59 AND 60, size FROM pcache('rv') WHERE key IN ('user:1', 'user:2', 'nope', NULL) ORDER BY key;
+SELECT key, value FROM pcache('rv') WHERE key IN (SELECT 'job:' || 1 UNION SELECT 'User:3') ORDER BY key;
+SELECT count(*) FROM pcache('rv') WHERE key IN ('x', 'y');
+EXPLAIN QUERY PLAN SELECT value FROM pcache('rv') WHERE key IN ('user:1', 'user:2');
 -- UPDATE and DELETE as in any table.
 UPDATE pcache SET value = value || '!' WHERE cache = 'rv' AND key GLOB 'user:*';
 UPDATE pcache SET ttl = 30 WHERE cache = 'rv' AND key = 'job:1';
