@@ -134,6 +134,20 @@ PC_TEST_UNUSED static void server_command(const server *s, const char *cmd,
   redisFree(c);
 }
 
+/* A server of test `name`'s own in a new /tmp directory, or exit(1). */
+PC_TEST_UNUSED static void server_start_temp(server *s, const char *name) {
+  snprintf(s->dir, sizeof s->dir, "/tmp/pc_%s.XXXXXX", name);
+  if (!mkdtemp(s->dir)) exit(2);
+  if (!server_start(s)) {
+    fprintf(stderr,
+            "test_%s: cannot start redis-server (apt-get install "
+            "redis-server)\n",
+            name);
+    exit(1);
+  }
+  printf("redis-server pid %d on port %d\n", (int)s->pid, s->port);
+}
+
 /* Stops the server and removes its directory. */
 PC_TEST_UNUSED static void server_remove(server *a) {
   server_kill(a, SIGKILL);

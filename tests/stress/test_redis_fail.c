@@ -412,14 +412,7 @@ static void check_load(server *s) {
 int main(void) {
   alarm(240);
   server s = {0};
-  snprintf(s.dir, sizeof s.dir, "/tmp/pc_redis_fail.XXXXXX");
-  if (!mkdtemp(s.dir)) return 2;
-  if (!server_start(&s)) {
-    fprintf(stderr, "test_redis_fail: cannot start redis-server "
-                    "(apt-get install redis-server)\n");
-    return 1;
-  }
-  printf("redis-server pid %d on port %d\n", (int)s.pid, s.port);
+  server_start_temp(&s, "redis_fail");
   check_sigpipe_and_restart(&s);
   check_hang(&s);
   check_sleep(&s);

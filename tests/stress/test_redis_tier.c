@@ -306,14 +306,7 @@ static void check_close(const server *s) {
 int main(void) {
   alarm(240);
   server s = {0};
-  snprintf(s.dir, sizeof s.dir, "/tmp/pc_redis_tier.XXXXXX");
-  if (!mkdtemp(s.dir)) return 2;
-  if (!server_start(&s)) {
-    fprintf(stderr, "test_redis_tier: cannot start redis-server "
-                    "(apt-get install redis-server)\n");
-    return 1;
-  }
-  printf("redis-server pid %d on port %d\n", (int)s.pid, s.port);
+  server_start_temp(&s, "redis_tier");
   pc_cache *t = open_cache("tiered", s.port, true);
   pc_cache *w = open_cache("plain", s.port, false);
   check_live(t);
