@@ -361,54 +361,52 @@ static size_t pattern_prefix(const char *z, size_t n, int like) {
   return i;
 }
 
-/* key IN (list): every key of the list in one pc_get_items. The keys are
-** copied, as the list's values last only as long as xFilter. A NULL in
-** the list matches nothing. */
-static int filter_in(pcache_cursor *cur, sqlite3_value *list, int flags) {
+/* Walks the list: counts its keys and their bytes into *n and *total, and
+** with w copies each key into w (keys[] and nkeys[] point to the copies).
+** The list's values last only until the next step, hence the copies. */
+static int in_walk(sqlite3_value *list, unsigned char *w, const void **keys,
+                   size_t *nkeys, size_t *n, size_t *total) {
   sqlite3_value *v;
-  size_t n = 0, total = 0;
   int rc;
+  *n = *total = 0;
   for (rc = sqlite3_vtab_in_first(list, &v); rc == SQLITE_OK && v;
        rc = sqlite3_vtab_in_next(list, &v)) {
     const void *key;
     size_t nkey;
     int k = pcx_key(v, &key, &nkey);
     if (k == SQLITE_NOMEM) return SQLITE_NOMEM;
-    if (k == 1) continue;
-    n++;
-    total += nkey;
+    if (k == 1) continue; /* NULL matches nothing */
+    if (w) {
+      if (nkey) memcpy(w + *total, key, nkey);
+      keys[*n] = w + *total;
+      nkeys[*n] = nkey;
+    }
+    (*n)++;
+    *total += nkey;
   }
-  if (rc != SQLITE_DONE) return rc;
-  if (n == 0) return SQLITE_OK;
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* key IN (list): every key of the list in one pc_get_items. */
+static int filter_in(pcache_cursor *cur, sqlite3_value *list, int flags) {
+  size_t n, total;
+  int rc = in_walk(list, NULL, NULL, NULL, &n, &total);
+  if (rc != SQLITE_OK || n == 0) return rc;
   cur->key_copy = sqlite3_malloc64(total ? total : 1);
   const void **keys = sqlite3_malloc64(n * sizeof *keys);
   size_t *nkeys = sqlite3_malloc64(n * sizeof *nkeys);
   cur->items = sqlite3_malloc64(n * sizeof *cur->items);
   cur->rcs = sqlite3_malloc64(n * sizeof *cur->rcs);
-  rc = cur->key_copy && keys && nkeys && cur->items && cur->rcs ? SQLITE_OK
-                                                                : SQLITE_NOMEM;
-  unsigned char *w = cur->key_copy;
-  size_t i = 0;
+  if (!cur->key_copy || !keys || !nkeys || !cur->items || !cur->rcs)
+    rc = SQLITE_NOMEM;
   if (rc == SQLITE_OK)
-    for (rc = sqlite3_vtab_in_first(list, &v); rc == SQLITE_OK && v && i < n;
-         rc = sqlite3_vtab_in_next(list, &v)) {
-      const void *key;
-      size_t nkey;
-      int k = pcx_key(v, &key, &nkey);
-      if (k == SQLITE_NOMEM) rc = SQLITE_NOMEM;
-      if (k) continue;
-      if (nkey) memcpy(w, key, nkey);
-      keys[i] = w;
-      nkeys[i++] = nkey;
-      w += nkey;
-    }
-  if (rc == SQLITE_DONE || (rc == SQLITE_OK && i == n)) {
+    rc = in_walk(list, cur->key_copy, keys, nkeys, &n, &total);
+  if (rc == SQLITE_OK) {
     int prc = pc_get_items(cur->c, n, keys, nkeys, flags, cur->items, cur->rcs);
     if (prc == PC_OK)
       cur->nitems = n;
     else
       rc = vtab_pc_error(cur->base.pVtab, prc);
-    if (prc == PC_OK) rc = SQLITE_OK;
   }
   sqlite3_free(keys);
   sqlite3_free(nkeys);
