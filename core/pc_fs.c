@@ -61,6 +61,7 @@
 **     the error reaches the caller.
 */
 #include "pc_internal.h"
+#include "pc_hash.h"
 #include "pc_sqlite.h"
 
 #include "pc_fs_schema.h" /* pc_fs_schema_sql, from sql/fs_schema.sql */
@@ -83,8 +84,9 @@
 #define FS_RECLAIM 8
 #define FS_EVICT_SCAN 1024
 #define FS_VISITS 256
-#define FS_VISIT_KEY 64 /* longer keys are not noted */
-#define FS_SHM_MAP 4096 /* bytes of the WAL-index mapped: its header */
+#define FS_VISIT_SEEN 4096 /* bits of the noted-keys filter */
+#define FS_VISIT_KEY 64    /* longer keys are not noted */
+#define FS_SHM_MAP 4096    /* bytes of the WAL-index mapped: its header */
 
 /* ---- Statements of a connection ---- */
 
@@ -166,6 +168,10 @@ typedef struct fs_store {
   _Atomic int nvisits; /* keys read with their visited bit clear: */
   unsigned char vlen[FS_VISITS];
   unsigned char vkey[FS_VISITS][FS_VISIT_KEY];
+  /* A key's hash bit set once it is noted: a hot key read many times
+  ** before the next write is noted once (a rare collision loses a note,
+  ** which only makes the recency more approximate). */
+  uint64_t vseen[FS_VISIT_SEEN / 64];
   /* version(): see fs_version(). */
   pthread_mutex_t watch_mu;   /* guards the fields below */
   fs_conn *watch;             /* fs_conn_close; opened on first use */
@@ -386,6 +392,12 @@ static int fs_conn_open(fs_store *s, int what, fs_conn **out) {
 }
 
 /* An idle connection of this process, or a new one. */
+/* Forgets the noted reads (s->mu held). */
+static void visits_clear_locked(fs_store *s) {
+  s->nvisits = 0;
+  memset(s->vseen, 0, sizeof s->vseen);
+}
+
 static int fs_acquire(fs_store *s, fs_conn **out) {
   pthread_mutex_lock(&s->mu);
   unsigned gen = pc__fork_gen();
@@ -393,7 +405,7 @@ static int fs_acquire(fs_store *s, fs_conn **out) {
     /* A forked child: the parent's connections are not ours to use or to
     ** close (either would disturb the parent's locks). */
     s->idle = NULL;
-    s->nvisits = 0;
+    visits_clear_locked(s);
     s->gen = gen;
   }
   fs_conn *c = s->idle;
@@ -601,11 +613,15 @@ static inline int64_t wall(int64_t *now) {
   return *now;
 }
 
-/* Notes that key was read with its visited bit clear. */
+/* Notes that key was read with its visited bit clear, once until the next
+** write sets the noted bits. */
 static void note_visit(fs_store *s, const void *key, size_t nkey) {
   if (nkey > FS_VISIT_KEY) return;
+  uint64_t h = pc__hash(key, nkey) % FS_VISIT_SEEN;
+  uint64_t bit = (uint64_t)1 << (h % 64);
   pthread_mutex_lock(&s->mu);
-  if (s->nvisits < FS_VISITS) {
+  if (s->nvisits < FS_VISITS && !(s->vseen[h / 64] & bit)) {
+    s->vseen[h / 64] |= bit;
     s->vlen[s->nvisits] = (unsigned char)nkey;
     if (nkey) memcpy(s->vkey[s->nvisits], key, nkey);
     s->nvisits++;
@@ -663,7 +679,7 @@ static int tx_visits(fs_store *s, fs_conn *c) {
     len[i] = s->vlen[i];
     memcpy(keys[i], s->vkey[i], len[i]);
   }
-  s->nvisits = 0;
+  visits_clear_locked(s);
   pthread_mutex_unlock(&s->mu);
   int rc = PC_OK;
   sqlite3_stmt *st = c->st[Q_VISIT];
@@ -993,7 +1009,7 @@ static int fs_del(void *b, const void *key, size_t nkey, int64_t now) {
 static int fs_clear(void *b, int64_t now, int64_t *removed) {
   fs_store *s = b;
   pthread_mutex_lock(&s->mu);
-  s->nvisits = 0;
+  visits_clear_locked(s);
   pthread_mutex_unlock(&s->mu);
   fs_tx t;
   int rc = tx_open(s, &t, NULL, 0, &now, NULL, NULL, NULL);
