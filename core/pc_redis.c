@@ -921,15 +921,17 @@ static int rd_set(void *b, const void *key, size_t nkey, const void *val,
   const char *argv[6] = {"SET", k, nval ? val : ""};
   size_t lens[6] = {3, nk, nval};
   int argc = 3;
-  if (expires != PC_EXPIRES_NEVER) {
+  /* KEEPTTL comes with XX (an UPDATE of the pcache table's value): the
+  ** present key keeps its TTL, whatever the default TTL would give. */
+  if (flags & PC_SET_KEEPTTL) {
+    argv[argc] = "KEEPTTL";
+    lens[argc++] = 7;
+  } else if (expires != PC_EXPIRES_NEVER) {
     argv[argc] = "PX";
     lens[argc++] = 2;
     argv[argc] = px;
     lens[argc++] = (size_t)snprintf(px, sizeof px, "%lld",
                                     (long long)px_for(expires, now));
-  } else if (flags & PC_SET_KEEPTTL) {
-    argv[argc] = "KEEPTTL";
-    lens[argc++] = 7;
   }
   if (flags & (PC_SET_NX | PC_SET_XX)) {
     argv[argc] = flags & PC_SET_NX ? "NX" : "XX";

@@ -24,6 +24,12 @@ EXPLAIN QUERY PLAN SELECT value FROM pcache('rv') WHERE key IN ('user:1', 'user:
 UPDATE pcache SET value = value || '!' WHERE cache = 'rv' AND key GLOB 'user:*';
 UPDATE pcache SET ttl = 30 WHERE cache = 'rv' AND key = 'job:1';
 SELECT key, value, ttl BETWEEN 29 AND 30 FROM pcache('rv') ORDER BY key;
+-- An UPDATE of the value keeps the TTL, also under a default_ttl.
+SELECT cache_open('rd', json_object('backend','redis','url',$redis,'prefix','t082k:','default_ttl',30));
+SELECT cache_set('k', 'v', 1000, 'rd');
+UPDATE pcache SET value = 'w' WHERE cache = 'rd' AND key = 'k';
+SELECT value, ttl BETWEEN 999 AND 1000 FROM pcache('rd') WHERE key = 'k';
+SELECT cache_clear('rd'), cache_close('rd');
 DELETE FROM pcache WHERE cache = 'rv' AND key LIKE 'user:%';
 SELECT key FROM pcache('rv') ORDER BY key;
 -- A table of its own, defined by arguments.
