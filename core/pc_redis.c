@@ -519,11 +519,26 @@ static int track_command(redisContext *c, int argc, const char **argv,
   return rc;
 }
 
-/* A connection subscribed to the invalidations of the prefix's keys. */
+/* Publishes or withdraws the thread's context; false once close() began. */
+static bool track_publish(rd_track *t, redisContext *c) {
+  pthread_mutex_lock(&t->mu);
+  bool go = !t->stop;
+  t->ctx = go ? c : NULL;
+  pthread_mutex_unlock(&t->mu);
+  return go;
+}
+
+/* A connection subscribed to the invalidations of the prefix's keys,
+** published as soon as it is connected so that close() can cut short the
+** setup's waits. */
 static int track_subscribe(rd_store *s, redisContext **out) {
   redisContext *c;
   int rc = rd_connect(s, &c);
   if (rc != PC_OK) return rc;
+  if (!track_publish(s->track, c)) {
+    redisFree(c);
+    return PC_ERROR; /* close() began */
+  }
   redisReply *r;
   rc = track_command(c, 2, (const char *[]){"CLIENT", "ID"},
                      (const size_t[]){6, 2}, &r);
@@ -553,6 +568,7 @@ static int track_subscribe(rd_store *s, redisContext **out) {
     if (rc == PC_OK) freeReplyObject(r);
   }
   if (rc != PC_OK) {
+    track_publish(s->track, NULL);
     redisFree(c);
     return rc;
   }
@@ -585,6 +601,16 @@ static void track_message(rd_store *s, const redisReply *r) {
 static void track_read(rd_store *s, redisContext *c) {
   bool pinged = false;
   for (;;) {
+    /* First what is read already (the SUBSCRIBE reply may have brought
+    ** messages along): poll() would not wake for those. */
+    for (;;) {
+      void *r = NULL;
+      if (redisGetReplyFromReader(c, &r) != REDIS_OK) return;
+      if (!r) break;
+      track_message(s, r);
+      freeReplyObject(r);
+      pinged = false;
+    }
     struct pollfd pf = {.fd = c->fd, .events = POLLIN};
     int n = poll(&pf, 1, pinged ? (int)s->timeout_ms : RD_TRACK_IDLE_MS);
     if (n < 0 && errno == EINTR) continue;
@@ -596,24 +622,7 @@ static void track_read(rd_store *s, redisContext *c) {
       continue;
     }
     if (redisBufferRead(c) != REDIS_OK) return; /* EOF after close() too */
-    for (;;) {
-      void *r = NULL;
-      if (redisGetReplyFromReader(c, &r) != REDIS_OK) return;
-      if (!r) break;
-      track_message(s, r);
-      freeReplyObject(r);
-      pinged = false;
-    }
   }
-}
-
-/* Publishes or withdraws the thread's context; false once close() began. */
-static bool track_publish(rd_track *t, redisContext *c) {
-  pthread_mutex_lock(&t->mu);
-  bool go = !t->stop;
-  t->ctx = go ? c : NULL;
-  pthread_mutex_unlock(&t->mu);
-  return go;
 }
 
 static void *track_main(void *p) {
@@ -623,10 +632,6 @@ static void *track_main(void *p) {
     redisContext *c = NULL;
     int64_t wait = RD_PROBE_MS;
     if (track_subscribe(s, &c) == PC_OK) {
-      if (!track_publish(t, c)) {
-        redisFree(c);
-        break;
-      }
       atomic_store(&t->version, atomic_fetch_add(&g_track_gen, 1) + 1);
       track_read(s, c);
       atomic_store(&t->version, 0);
@@ -748,7 +753,7 @@ static void rd_close(void *b) {
   rd_store *s = b;
   if (!s) return;
   track_stop(s);
-  if (s->gen == pc__fork_gen()) free_all(s->idle, s->nidle);
+  free_all(s->idle, s->nidle); /* a child's copies too: nothing is sent */
   pthread_mutex_destroy(&s->mu);
   if (s->url) memset(s->url, 0, strlen(s->url));
   pc__free(s->url);
