@@ -1224,9 +1224,7 @@ static int rd_scan_next(void *p, pc_backend_item *item) {
       item->key = k->str + it->s->nprefix;
       item->nkey = k->len - it->s->nprefix;
       item->expires = expires;
-      int rc = take_value(v, &item->val);
-      if (rc == PC_OK) return PC_OK;
-      if (rc != PC_NOTFOUND) return rc;
+      return take_value(v, &item->val); /* a string: PC_OK */
     }
     iter_drop_batch(it);
     if (it->last) return PC_DONE;

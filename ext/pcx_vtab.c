@@ -685,8 +685,7 @@ static int pcacheUpdate(sqlite3_vtab *vt, int argc, sqlite3_value **argv,
     rc = vtab_cache(p, oname, &c);
     if (rc != SQLITE_OK) return rc;
     int r = pc_delete(c, okey, nokey);
-    if (r != PC_OK && r != PC_NOTFOUND && r != PC_DROPPED)
-      rc = vtab_pc_error(vt, r);
+    if (r != PC_OK && r != PC_NOTFOUND) rc = vtab_pc_error(vt, r);
     pc_cache_release(c);
     return rc;
   }
