@@ -472,6 +472,9 @@ int pc_cache_names(char ***names, int *count) {
   return PC_OK;
 }
 
+int64_t pc_cache_max_value_bytes(const pc_cache *c) {
+  return c->cfg.max_value_bytes;
+}
 const char *pc_cache_name(const pc_cache *c) {
   return c->name;
 }

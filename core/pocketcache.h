@@ -249,6 +249,26 @@ int pc_iter_open(pc_cache *c, const void *prefix, size_t nprefix, int nocase,
 int pc_iter_next(pc_iter *it, pc_item *item);
 void pc_iter_close(pc_iter *it);
 
+/* ---- Single flight ----
+**
+** Concurrent computations of one key in one process run once. A caller that
+** missed calls pc_flight_begin():
+**   PC_OK      it leads (*out set): it computes, stores the result, then
+**              calls pc_flight_end(*out), whatever the outcome;
+**   PC_EXISTS  another thread led a flight for this key and ended it while
+**              the caller waited: look the key up again (the leader may
+**              have failed or stored nothing; then begin again);
+**   PC_ERROR   this thread leads that flight already: its computation
+**              needs its own result and would wait for itself forever;
+**   PC_NOMEM.
+** A flight is of (cache, key): the same key in two caches is two flights.
+*/
+typedef struct pc_flight pc_flight;
+int pc_flight_begin(pc_cache *c, const void *key, size_t nkey, pc_flight **out);
+void pc_flight_end(pc_flight *f);
+/* The largest value (encoded bytes) the cache takes: max_value_bytes. */
+int64_t pc_cache_max_value_bytes(const pc_cache *c);
+
 /* What this build has, as a JSON object text (pc_free() it; NULL on OOM):
 ** {"version", "backends": [...], "serializers": [...], "cjson"}. */
 char *pc_build_info(void);

@@ -39,7 +39,8 @@ typedef struct pcx_conn {
     char *name;  /* sqlite3_free */
     pc_cache *c; /* pc_cache_release */
   } slot[PCX_SLOTS];
-  int next_slot; /* round-robin replacement */
+  int next_slot;   /* round-robin replacement */
+  uint64_t serial; /* unique in the process: names its in-memory databases */
 } pcx_conn;
 
 pcx_conn *pcx_conn_new(void);
@@ -145,6 +146,12 @@ int pcx_sqlite_code(int rc);
 
 /* Registration of the parts. */
 int pcx_register_functions(sqlite3 *db, pcx_conn *conn);
+
+/* cache_query's work (ext/pcx_query.c), once its arguments are checked:
+** the rows of the read-only statement sql as JSON, from cache c while
+** fresh, else run on the calling connection and stored for ttl_ms. */
+void pcx_query(sqlite3_context *ctx, pcx_conn *conn, pc_cache *c,
+               const char *sql, int64_t ttl_ms);
 int pcx_register_vtabs(sqlite3 *db);
 
 #endif /* PCX_H */

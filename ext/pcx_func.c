@@ -325,15 +325,23 @@ static void buildFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   sqlite3_result_subtype(ctx, PCX_JSON_SUBTYPE);
 }
 
-/* cache_query(sql [, ttl [, cache]]): query-result caching is not in this
-** version; the function exists so that calling it says so. */
+/* cache_query(sql [, ttl [, cache]]): the rows of a read-only statement
+** as a JSON array of objects, cached (ext/pcx_query.c). */
 static void cacheQueryFunc(sqlite3_context *ctx, int argc,
                            sqlite3_value **argv) {
-  (void)argc, (void)argv;
-  func_error(ctx, "cache_query",
-             "not available in this version of PocketCache "
-             "(%s)",
-             PC_VERSION);
+  pc_cache *c = arg_cache(ctx, "cache_query", argc, argv, 2);
+  int64_t ttl;
+  if (!c || arg_ttl(ctx, "cache_query", argc, argv, 1, &ttl)) return;
+  if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
+    func_error(ctx, "cache_query", "sql must be TEXT");
+    return;
+  }
+  const char *sql = (const char *)sqlite3_value_text(argv[0]);
+  if (!sql) {
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  pcx_query(ctx, sqlite3_user_data(ctx), c, sql, ttl);
 }
 
 /* pcache_version(): the library version. */
@@ -363,7 +371,7 @@ static const struct {
     {"cache_stats", 0, 1, PCX_FN_J, cacheStatsFunc},
     {"cache_open", 1, 2, PCX_FN, cacheOpenFunc},
     {"cache_close", 1, 1, PCX_FN, cacheCloseFunc},
-    {"cache_query", 1, 3, PCX_FN, cacheQueryFunc},
+    {"cache_query", 1, 3, PCX_FN_J, cacheQueryFunc},
     {"pcache_version", 0, 0,
      SQLITE_UTF8 | SQLITE_INNOCUOUS | SQLITE_DETERMINISTIC, versionFunc},
     {"pcache_build", 0, 0,

@@ -6,13 +6,18 @@
 #include "pcx.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 /* ---- Per-connection state ---- */
 
 pcx_conn *pcx_conn_new(void) {
+  static _Atomic uint64_t serials;
   pcx_conn *conn = sqlite3_malloc64(sizeof *conn);
-  if (conn) memset(conn, 0, sizeof *conn);
+  if (conn) {
+    memset(conn, 0, sizeof *conn);
+    conn->serial = atomic_fetch_add(&serials, 1) + 1;
+  }
   return conn;
 }
 

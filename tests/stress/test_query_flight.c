@@ -1,0 +1,129 @@
+/*
+** test_query_flight: single flight of cache_query. 8 threads, each with its
+** own connection to one database file, ask for the same query at once; the
+** query calls a slow counting function, which must run once per round (the
+** other 7 wait for the first and read what it stored). Between rounds the
+** key is deleted, as an expiry would drop it.
+**
+**   test_query_flight EXTENSION
+*/
+#include <sqlite3.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define THREADS 8
+#define ROUNDS 3
+#define QUERY "SELECT slow_count() AS n, count(*) AS c FROM t"
+
+static const char *g_ext;
+static char g_path[256];
+static atomic_int g_calls; /* runs of slow_count() */
+static int g_errors;
+static pthread_barrier_t g_start;
+static char g_results[THREADS][128];
+
+/* slow_count(): counts its runs and takes 100 ms, so that all 8 threads
+** miss while the first computes. */
+static void slow_count(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc, (void)argv;
+  int n = atomic_fetch_add(&g_calls, 1) + 1;
+  struct timespec ts = {0, 100 * 1000 * 1000};
+  nanosleep(&ts, NULL);
+  sqlite3_result_int(ctx, n);
+}
+
+static sqlite3 *connect(void) {
+  sqlite3 *db;
+  char *err = NULL;
+  if (sqlite3_open(g_path, &db) != SQLITE_OK) return NULL;
+  sqlite3_busy_timeout(db, 5000);
+  sqlite3_enable_load_extension(db, 1);
+  if (sqlite3_load_extension(db, g_ext, NULL, &err) != SQLITE_OK) {
+    fprintf(stderr, "test_query_flight: load: %s\n", err);
+    sqlite3_free(err);
+    sqlite3_close(db);
+    return NULL;
+  }
+  sqlite3_create_function(db, "slow_count", 0, SQLITE_UTF8, NULL, slow_count,
+                          NULL, NULL);
+  return db;
+}
+
+static void *worker(void *arg) {
+  int tid = (int)(size_t)arg;
+  sqlite3 *db = connect();
+  sqlite3_stmt *st = NULL;
+  if (db)
+    sqlite3_prepare_v2(db, "SELECT cache_query('" QUERY "', 60)", -1, &st,
+                       NULL);
+  pthread_barrier_wait(&g_start);
+  if (st && sqlite3_step(st) == SQLITE_ROW) {
+    snprintf(g_results[tid], sizeof g_results[tid], "%s",
+             (const char *)sqlite3_column_text(st, 0));
+  } else {
+    fprintf(stderr, "test_query_flight: thread %d: %s\n", tid,
+            db ? sqlite3_errmsg(db) : "no connection");
+    __atomic_add_fetch(&g_errors, 1, __ATOMIC_SEQ_CST);
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return NULL;
+}
+
+static int exec(sqlite3 *db, const char *sql) {
+  char *err = NULL;
+  if (sqlite3_exec(db, sql, NULL, NULL, &err) == SQLITE_OK) return 0;
+  fprintf(stderr, "test_query_flight: %s: %s\n", sql, err);
+  sqlite3_free(err);
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: test_query_flight EXTENSION\n");
+    return 2;
+  }
+  g_ext = argv[1];
+  char dir[] = "/tmp/pc_flight_XXXXXX";
+  if (!mkdtemp(dir)) return 1;
+  snprintf(g_path, sizeof g_path, "%s/data.db", dir);
+  sqlite3 *db = connect();
+  int failed = !db || exec(db, "PRAGMA journal_mode=WAL; CREATE TABLE t(x);"
+                               "INSERT INTO t VALUES (1), (2), (3);");
+  for (int r = 1; r <= ROUNDS && !failed; r++) {
+    atomic_store(&g_calls, 0);
+    memset(g_results, 0, sizeof g_results);
+    pthread_barrier_init(&g_start, NULL, THREADS);
+    pthread_t th[THREADS];
+    for (int i = 0; i < THREADS; i++)
+      pthread_create(&th[i], NULL, worker, (void *)(size_t)i);
+    for (int i = 0; i < THREADS; i++)
+      pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&g_start);
+    int calls = atomic_load(&g_calls);
+    printf("round %d: slow_count() ran %d time(s) for %d threads; result %s\n",
+           r, calls, THREADS, g_results[0]);
+    if (calls != 1 || g_errors) failed = 1;
+    for (int i = 0; i < THREADS; i++)
+      if (strcmp(g_results[i], "[{\"n\":1,\"c\":3}]") != 0) {
+        fprintf(stderr, "test_query_flight: thread %d read %s\n", i,
+                g_results[i]);
+        failed = 1;
+      }
+    /* What an expiry does: the key goes. */
+    failed |= exec(db, "SELECT cache_delete(key) FROM pcache "
+                       "WHERE key GLOB 'pcache:query:*'");
+  }
+  sqlite3_close(db);
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd) != 0) failed = 1;
+  printf("test_query_flight: %s\n", failed ? "FAILED" : "ok");
+  return failed;
+}
