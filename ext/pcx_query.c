@@ -311,7 +311,6 @@ void pcx_query(sqlite3_context *ctx, pcx_conn *conn, pc_cache *borrowed,
                const char *sql, int64_t ttl_ms) {
   sqlite3 *db = sqlite3_context_db_handle(ctx);
   sqlite3_stmt *st = NULL;
-  if (prepare_query(ctx, db, sql, &st) != SQLITE_OK) return;
   /* Our own reference: the statement may look up other caches on this
   ** connection, which can drop the connection's borrowed one. */
   pc_cache *c = pc_cache_find(pc_cache_name(borrowed));
@@ -341,15 +340,6 @@ void pcx_query(sqlite3_context *ctx, pcx_conn *conn, pc_cache *borrowed,
   size_t nkey = strlen(key);
 
   int cached = sqlite3_txn_state(db, NULL) != SQLITE_TXN_WRITE;
-  if (cached) {
-    int temp;
-    int rc = reads_temp(db, sql, &temp);
-    if (rc != SQLITE_OK) {
-      query_error(ctx, rc, "%s", sqlite3_errmsg(db));
-      goto done;
-    }
-    cached = !temp;
-  }
   while (cached) {
     if (serve_hit(ctx, c, key, nkey, idz, nid)) goto done;
     int rc = pc_flight_begin(c, key, nkey, &flight);
@@ -358,6 +348,19 @@ void pcx_query(sqlite3_context *ctx, pcx_conn *conn, pc_cache *borrowed,
       pcx_error(ctx, "cache_query", rc);
       goto done;
     }
+  }
+  /* A miss. The statement is checked here: only a statement that passed
+  ** is ever stored, so a hit needs no prepare. */
+  if (prepare_query(ctx, db, sql, &st) != SQLITE_OK) goto done;
+  if (cached) {
+    /* A statement over TEMP tables is never stored either. */
+    int temp;
+    int rc = reads_temp(db, sql, &temp);
+    if (rc != SQLITE_OK) {
+      query_error(ctx, rc, "%s", sqlite3_errmsg(db));
+      goto done;
+    }
+    cached = !temp;
   }
 
   /* The envelope: its head and the identity, then the rows. */
