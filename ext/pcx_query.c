@@ -29,13 +29,15 @@
 **   - in a write transaction of the calling connection (its uncommitted
 **     changes must neither be served to nor hidden from anyone else): the
 **     statement runs and its rows are returned, nothing is read or stored;
-**   - when it reads a TEMP table (seen in its program: an OpenRead on
-**     database 1): TEMP data is private to a connection.
+**   - while the connection has any TEMP table, view or trigger: TEMP data
+**     is private to a connection, and a TEMP view or table may shadow a
+**     main one of the same name, so the SQL text no longer says what runs.
 ** Concurrent misses of one key in the process compute once (pc_flight).
 */
 #include "pcx.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -64,21 +66,54 @@ static uint64_t hash64(const unsigned char *p, size_t n, uint64_t seed) {
   return h ^ (h >> 33);
 }
 
-/* Appends the databases of db but TEMP, then sql, to s. */
+/* 16 random bytes drawn once per process, in hex: with the pid and the
+** connection's serial they name an in-memory database, which no other
+** connection, process or later process may share (pids are reused; a
+** shared store outlives processes). */
+static char g_nonce[33];
+static void draw_nonce(void) {
+  unsigned char r[16];
+  sqlite3_randomness(sizeof r, r);
+  for (int i = 0; i < 16; i++)
+    snprintf(g_nonce + 2 * i, 3, "%02x", r[i]);
+}
+
+/* Appends the databases of db but TEMP, then sql, to s; each field with
+** its length in front, so that no two setups read the same. */
 static void append_identity(sqlite3_str *s, sqlite3 *db, pcx_conn *conn,
                             const char *sql) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, draw_nonce);
   for (int i = 0;; i++) {
     const char *name = sqlite3_db_name(db, i);
     if (!name) break;
     if (i == 1) continue; /* TEMP: see the header */
     const char *file = sqlite3_db_filename(db, name);
-    if (file && *file)
-      sqlite3_str_appendf(s, "%s=%s\n", name, file);
-    else
-      sqlite3_str_appendf(s, "%s=:conn:%d:%llu\n", name, (int)getpid(),
-                          (unsigned long long)conn->serial);
+    char mem[96];
+    if (!file || !*file) {
+      snprintf(mem, sizeof mem, ":memory:%s:%d:%llu", g_nonce, (int)getpid(),
+               (unsigned long long)conn->serial);
+      file = mem;
+    }
+    sqlite3_str_appendf(s, "%d:%s%d:%s", (int)strlen(name), name,
+                        (int)strlen(file), file);
   }
-  sqlite3_str_appendf(s, "\n%s", sql);
+  sqlite3_str_appendf(s, "%d:%s", (int)strlen(sql), sql);
+}
+
+/* Whether the connection has TEMP tables, views or triggers: then a
+** statement's meaning may be its own (a TEMP view or table shadows a main
+** one), and it is neither read from nor stored in the cache. */
+static int has_temp_schema(sqlite3 *db, int *out) {
+  sqlite3_stmt *st;
+  *out = 0;
+  int rc = sqlite3_prepare_v2(db, "SELECT 1 FROM temp.sqlite_schema LIMIT 1",
+                              -1, &st, NULL);
+  if (rc != SQLITE_OK) return rc;
+  rc = sqlite3_step(st);
+  *out = rc == SQLITE_ROW;
+  sqlite3_finalize(st);
+  return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 /* ---- Running the statement ---- */
@@ -162,27 +197,6 @@ static void json_real(sqlite3_str *s, double r) {
   if (!strpbrk(buf, ".eEn")) sqlite3_str_appendall(s, ".0");
 }
 
-/* Whether the program of st opens a table or index of TEMP (database 1). */
-static int reads_temp(sqlite3 *db, const char *sql, int *out) {
-  *out = 0;
-  char *z = sqlite3_mprintf("EXPLAIN %s", sql);
-  if (!z) return SQLITE_NOMEM;
-  sqlite3_stmt *ex;
-  int rc = sqlite3_prepare_v2(db, z, -1, &ex, NULL);
-  sqlite3_free(z);
-  if (rc != SQLITE_OK) return rc;
-  while ((rc = sqlite3_step(ex)) == SQLITE_ROW) {
-    const char *op = (const char *)sqlite3_column_text(ex, 1);
-    if (op && (strcmp(op, "OpenRead") == 0 || strcmp(op, "ReopenIdx") == 0) &&
-        sqlite3_column_int(ex, 4) == 1) {
-      *out = 1;
-      break;
-    }
-  }
-  sqlite3_finalize(ex);
-  return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
 /* Runs st to the end, appending its rows as JSON to s. Stops with
 ** SQLITE_TOOBIG when s grows over limit bytes. */
 static int run_to_json(sqlite3_stmt *st, sqlite3_str *s, int64_t limit) {
@@ -262,11 +276,16 @@ static const char *envelope_payload(const pc_value *v, const char *id,
 }
 
 /* Looks the key up; on an envelope of this identity returns its JSON as
-** the result and 1, else 0 (a miss). */
+** the result and 1; 0 on a miss; -1 after reporting an error. */
 static int serve_hit(sqlite3_context *ctx, pc_cache *c, const char *key,
                      size_t nkey, const char *id, size_t nid) {
   pc_value v;
-  if (pc_get(c, key, nkey, &v) != PC_OK) return 0;
+  int rc = pc_get(c, key, nkey, &v);
+  if (rc != PC_OK) {
+    if (rc == PC_NOTFOUND) return 0;
+    pcx_error(ctx, "cache_query", rc); /* on_error=raise, or no memory */
+    return -1;
+  }
   size_t n;
   const char *json = envelope_payload(&v, id, nid, &n);
   if (json) {
@@ -292,6 +311,8 @@ static int prepare_query(sqlite3_context *ctx, sqlite3 *db, const char *sql,
     why = "sql has no statement";
   } else if (!sqlite3_stmt_readonly(*out)) {
     why = "sql must be a read-only statement (a SELECT)";
+  } else if (sqlite3_column_count(*out) == 0 || sqlite3_stmt_isexplain(*out)) {
+    why = "sql must be a query that returns rows (a SELECT)";
   } else if (sqlite3_bind_parameter_count(*out) > 0) {
     why = "sql must not have parameters (a pcache_view takes arguments)";
   } else if (*tail) {
@@ -340,8 +361,17 @@ void pcx_query(sqlite3_context *ctx, pcx_conn *conn, pc_cache *borrowed,
   size_t nkey = strlen(key);
 
   int cached = sqlite3_txn_state(db, NULL) != SQLITE_TXN_WRITE;
+  if (cached) {
+    int temp;
+    int rc = has_temp_schema(db, &temp);
+    if (rc != SQLITE_OK) {
+      query_error(ctx, rc, "%s", sqlite3_errmsg(db));
+      goto done;
+    }
+    cached = !temp;
+  }
   while (cached) {
-    if (serve_hit(ctx, c, key, nkey, idz, nid)) goto done;
+    if (serve_hit(ctx, c, key, nkey, idz, nid)) goto done; /* or error */
     int rc = pc_flight_begin(c, key, nkey, &flight);
     if (rc == PC_OK) break;
     if (rc != PC_EXISTS) {
@@ -352,16 +382,6 @@ void pcx_query(sqlite3_context *ctx, pcx_conn *conn, pc_cache *borrowed,
   /* A miss. The statement is checked here: only a statement that passed
   ** is ever stored, so a hit needs no prepare. */
   if (prepare_query(ctx, db, sql, &st) != SQLITE_OK) goto done;
-  if (cached) {
-    /* A statement over TEMP tables is never stored either. */
-    int temp;
-    int rc = reads_temp(db, sql, &temp);
-    if (rc != SQLITE_OK) {
-      query_error(ctx, rc, "%s", sqlite3_errmsg(db));
-      goto done;
-    }
-    cached = !temp;
-  }
 
   /* The envelope: its head and the identity, then the rows. */
   sqlite3_str_appendf(out, QUERY_MAGIC "%llu:", (unsigned long long)nid);

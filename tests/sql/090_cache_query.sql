@@ -24,7 +24,9 @@ SELECT cache_query('select region, count(*) AS n, sum(total) AS total FROM order
 -- The TTL: the cache's rules (here 60 s).
 SELECT ttl > 59 AND ttl <= 60 FROM pcache WHERE key GLOB 'pcache:query:*' AND value LIKE '%"n":2%' LIMIT 1;
 -- In a named cache.
-SELECT cache_open('q', '{"max_value_bytes": 100}');
+-- (The stored entry holds the databases and the SQL text too: they count
+-- against max_value_bytes.)
+SELECT cache_open('q', '{"max_value_bytes": 200}');
 SELECT cache_query('SELECT id FROM orders ORDER BY id', NULL, 'q');
 SELECT count(*) FROM pcache('q');
 -- A result over max_value_bytes is an error, not a truncation; nothing is stored.
@@ -38,8 +40,15 @@ INSERT INTO orders VALUES (4, 'asia', 5, NULL);
 SELECT cache_query('SELECT id FROM orders ORDER BY id', NULL, 'q');
 ROLLBACK;
 SELECT cache_query('SELECT id FROM orders ORDER BY id', NULL, 'q');
--- A statement that reads a TEMP table is not cached (TEMP data belongs to
--- one connection).
+-- While the connection has TEMP tables, views or triggers, nothing is
+-- read from or stored in the cache: TEMP data belongs to one connection,
+-- and a TEMP view may shadow a main table of the same name.
+SELECT cache_query('SELECT id FROM orders ORDER BY id', NULL, 'q');
+SELECT cache_stats('q') ->> '$.hits';
+CREATE TEMP VIEW orders AS SELECT 42 AS id;
+SELECT cache_query('SELECT id FROM orders ORDER BY id', NULL, 'q');
+SELECT cache_stats('q') ->> '$.hits';
+DROP VIEW temp.orders;
 CREATE TEMP TABLE mine(x);
 INSERT INTO mine VALUES (1);
 SELECT cache_query('SELECT x FROM mine');
@@ -49,6 +58,9 @@ SELECT cache_query('SELECT x FROM mine');
 SELECT cache_query('DELETE FROM orders');
 SELECT cache_query('INSERT INTO orders(id) VALUES (9)');
 SELECT cache_query('SELECT 1; SELECT 2');
+SELECT cache_query('BEGIN');
+SELECT cache_query('ATTACH '':memory:'' AS other');
+SELECT cache_query('EXPLAIN SELECT 1');
 SELECT cache_query('SELECT ?1');
 SELECT cache_query('SELECT :name');
 SELECT cache_query('SELECT * FROM nowhere');
@@ -62,6 +74,7 @@ SELECT cache_query('SELECT 1', 60, 'nope');
 SELECT cache_query('SELECT 1', 60, NULL);
 SELECT cache_query('SELECT abs(-9223372036854775808)');
 SELECT count(*) FROM orders;
+DROP TABLE mine;
 -- A cached statement may itself call cache_query (another key).
 SELECT cache_query('SELECT cache_query(''SELECT 7 AS x'') AS inner');
 -- A value under a query key that is not a stored result of this query is a
