@@ -139,6 +139,10 @@ void pcx_result_key(sqlite3_context *ctx, const void *key, size_t nkey);
 int pcx_ttl(sqlite3_value *v, int64_t *ttl_ms);
 
 /* Reports an engine error as "fname: message" with the matching code. */
+/* Reports the error "fname: <fmt, ...>" with result code `code`
+** (SQLITE_NOMEM: SQLite's own out-of-memory error). */
+void pcx_errorf(sqlite3_context *ctx, const char *fname, int code,
+                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void pcx_error(sqlite3_context *ctx, const char *fname, int rc);
 
 /* The SQLite code for an engine code. */

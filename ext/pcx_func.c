@@ -15,24 +15,7 @@
 */
 #include "pcx.h"
 
-#include <stdarg.h>
 #include <string.h>
-
-/* An error of argument checking, worded "fname: ..." */
-static void func_error(sqlite3_context *ctx, const char *fname, const char *fmt,
-                       ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  char *msg = sqlite3_vmprintf(fmt, ap);
-  va_end(ap);
-  char *z = msg ? sqlite3_mprintf("%s: %s", fname, msg) : NULL;
-  if (z)
-    sqlite3_result_error(ctx, z, -1);
-  else
-    sqlite3_result_error_nomem(ctx);
-  sqlite3_free(z);
-  sqlite3_free(msg);
-}
 
 /* The cache named by argv[idx] when idx < argc, else "default". NULL after
 ** reporting an error. */
@@ -45,7 +28,7 @@ arg_cache(sqlite3_context *ctx, const char *fname, int argc,
     return c;
   }
   if (sqlite3_value_type(argv[idx]) == SQLITE_NULL) {
-    func_error(ctx, fname, "cache name must not be NULL");
+    pcx_errorf(ctx, fname, SQLITE_ERROR, "cache name must not be NULL");
     return NULL;
   }
   const char *name = (const char *)sqlite3_value_text(argv[idx]);
@@ -54,7 +37,8 @@ arg_cache(sqlite3_context *ctx, const char *fname, int argc,
     return NULL;
   }
   pc_cache *c = pcx_cache(sqlite3_user_data(ctx), name);
-  if (!c) func_error(ctx, fname, "no cache named '%s' is open", name);
+  if (!c)
+    pcx_errorf(ctx, fname, SQLITE_ERROR, "no cache named '%s' is open", name);
   return c;
 }
 
@@ -64,7 +48,8 @@ static inline __attribute__((always_inline)) int
 arg_key(sqlite3_context *ctx, const char *fname, sqlite3_value **argv,
         int null_is_error, const void **key, size_t *nkey) {
   int rc = pcx_key(argv[0], key, nkey);
-  if (rc == 1 && null_is_error) func_error(ctx, fname, "key must not be NULL");
+  if (rc == 1 && null_is_error)
+    pcx_errorf(ctx, fname, SQLITE_ERROR, "key must not be NULL");
   if (rc == SQLITE_NOMEM) {
     sqlite3_result_error_nomem(ctx);
     return -1;
@@ -215,7 +200,7 @@ static void cacheIncrFunc(sqlite3_context *ctx, int argc,
                d == (double)(int64_t)d) { /* range first: no UB cast */
       delta = (int64_t)d;
     } else {
-      func_error(ctx, "cache_incr", "delta must be an integer");
+      pcx_errorf(ctx, "cache_incr", SQLITE_ERROR, "delta must be an integer");
       return;
     }
   }
@@ -260,7 +245,8 @@ static void cacheOpenFunc(sqlite3_context *ctx, int argc,
   const char *name = (const char *)sqlite3_value_text(argv[0]);
   if (!name) {
     if (sqlite3_value_type(argv[0]) == SQLITE_NULL)
-      func_error(ctx, "cache_open", "cache name must not be NULL");
+      pcx_errorf(ctx, "cache_open", SQLITE_ERROR,
+                 "cache name must not be NULL");
     else
       sqlite3_result_error_nomem(ctx);
     return;
@@ -282,7 +268,7 @@ static void cacheOpenFunc(sqlite3_context *ctx, int argc,
   } else if (rc == PC_NOMEM) {
     sqlite3_result_error_nomem(ctx);
   } else {
-    func_error(ctx, "cache_open", "%s", err);
+    pcx_errorf(ctx, "cache_open", SQLITE_ERROR, "%s", err);
   }
 }
 
@@ -293,7 +279,8 @@ static void cacheCloseFunc(sqlite3_context *ctx, int argc,
   const char *name = (const char *)sqlite3_value_text(argv[0]);
   if (!name) {
     if (sqlite3_value_type(argv[0]) == SQLITE_NULL)
-      func_error(ctx, "cache_close", "cache name must not be NULL");
+      pcx_errorf(ctx, "cache_close", SQLITE_ERROR,
+                 "cache name must not be NULL");
     else
       sqlite3_result_error_nomem(ctx);
     return;
@@ -302,7 +289,8 @@ static void cacheCloseFunc(sqlite3_context *ctx, int argc,
   if (pc_cache_close(name) == PC_OK || strcmp(name, "default") == 0)
     sqlite3_result_int(ctx, 1);
   else
-    func_error(ctx, "cache_close", "no cache named '%s' is open", name);
+    pcx_errorf(ctx, "cache_close", SQLITE_ERROR, "no cache named '%s' is open",
+               name);
 }
 
 /* pcache_build(): what this build has (backends, serializers, library
@@ -333,7 +321,7 @@ static void cacheQueryFunc(sqlite3_context *ctx, int argc,
   int64_t ttl;
   if (!c || arg_ttl(ctx, "cache_query", argc, argv, 1, &ttl)) return;
   if (sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
-    func_error(ctx, "cache_query", "sql must be TEXT");
+    pcx_errorf(ctx, "cache_query", SQLITE_ERROR, "sql must be TEXT");
     return;
   }
   const char *sql = (const char *)sqlite3_value_text(argv[0]);

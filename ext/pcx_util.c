@@ -6,6 +6,7 @@
 #include "pcx.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -197,18 +198,24 @@ int pcx_sqlite_code(int rc) {
   }
 }
 
-void pcx_error(sqlite3_context *ctx, const char *fname, int rc) {
-  if (rc == PC_NOMEM) {
-    sqlite3_result_error_nomem(ctx);
-    return;
-  }
-  char *z = sqlite3_mprintf("%s: %s", fname, pc_errmsg(NULL));
-  if (!z) {
+void pcx_errorf(sqlite3_context *ctx, const char *fname, int code,
+                const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *msg = sqlite3_vmprintf(fmt, ap);
+  va_end(ap);
+  char *z = msg ? sqlite3_mprintf("%s: %s", fname, msg) : NULL;
+  sqlite3_free(msg);
+  if (!z || code == SQLITE_NOMEM) {
+    sqlite3_free(z);
     sqlite3_result_error_nomem(ctx);
     return;
   }
   sqlite3_result_error(ctx, z, -1);
   sqlite3_free(z);
-  int code = pcx_sqlite_code(rc);
   if (code != SQLITE_ERROR) sqlite3_result_error_code(ctx, code);
+}
+
+void pcx_error(sqlite3_context *ctx, const char *fname, int rc) {
+  pcx_errorf(ctx, fname, pcx_sqlite_code(rc), "%s", pc_errmsg(NULL));
 }
