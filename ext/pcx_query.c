@@ -38,7 +38,6 @@
 
 #include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -245,23 +244,6 @@ static int run_to_json(sqlite3_stmt *st, sqlite3_str *s, int64_t limit) {
 
 /* ---- cache_query ---- */
 
-static void query_error(sqlite3_context *ctx, int code, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  char *msg = sqlite3_vmprintf(fmt, ap);
-  va_end(ap);
-  char *z = msg ? sqlite3_mprintf("cache_query: %s", msg) : NULL;
-  sqlite3_free(msg);
-  if (!z || code == SQLITE_NOMEM) {
-    sqlite3_free(z);
-    sqlite3_result_error_nomem(ctx);
-    return;
-  }
-  sqlite3_result_error(ctx, z, -1);
-  sqlite3_free(z);
-  if (code != SQLITE_ERROR) sqlite3_result_error_code(ctx, code);
-}
-
 /* The stored payload if v is an envelope of identity (id, nid). */
 static const char *envelope_payload(const pc_value *v, const char *id,
                                     size_t nid, size_t *n) {
@@ -303,7 +285,7 @@ static int prepare_query(sqlite3_context *ctx, sqlite3 *db, const char *sql,
   *out = NULL;
   int rc = sqlite3_prepare_v2(db, sql, -1, out, &tail);
   if (rc != SQLITE_OK) {
-    query_error(ctx, rc, "%s", sqlite3_errmsg(db));
+    pcx_errorf(ctx, "cache_query", rc, "%s", sqlite3_errmsg(db));
     return rc;
   }
   const char *why = NULL;
@@ -322,10 +304,16 @@ static int prepare_query(sqlite3_context *ctx, sqlite3 *db, const char *sql,
     sqlite3_finalize(more);
   }
   if (!why) return SQLITE_OK;
-  query_error(ctx, SQLITE_ERROR, "%s", why);
+  pcx_errorf(ctx, "cache_query", SQLITE_ERROR, "%s", why);
   sqlite3_finalize(*out);
   *out = NULL;
   return SQLITE_ERROR;
+}
+
+static void too_big(sqlite3_context *ctx, int64_t limit) {
+  pcx_errorf(ctx, "cache_query", SQLITE_TOOBIG,
+             "the result is larger than max_value_bytes (%lld)",
+             (long long)limit);
 }
 
 void pcx_query(sqlite3_context *ctx, pcx_conn *conn, pc_cache *borrowed,
@@ -339,7 +327,8 @@ void pcx_query(sqlite3_context *ctx, pcx_conn *conn, pc_cache *borrowed,
   char *idz = NULL, *json = NULL;
   pc_flight *flight = NULL;
   if (!c) {
-    query_error(ctx, SQLITE_ERROR, "the cache was closed meanwhile");
+    pcx_errorf(ctx, "cache_query", SQLITE_ERROR,
+               "the cache was closed meanwhile");
     goto done;
   }
   append_identity(id, db, conn, sql);
@@ -365,7 +354,7 @@ void pcx_query(sqlite3_context *ctx, pcx_conn *conn, pc_cache *borrowed,
     int temp;
     int rc = has_temp_schema(db, &temp);
     if (rc != SQLITE_OK) {
-      query_error(ctx, rc, "%s", sqlite3_errmsg(db));
+      pcx_errorf(ctx, "cache_query", rc, "%s", sqlite3_errmsg(db));
       goto done;
     }
     cached = !temp;
@@ -390,13 +379,12 @@ void pcx_query(sqlite3_context *ctx, pcx_conn *conn, pc_cache *borrowed,
   int64_t limit = pc_cache_max_value_bytes(c);
   int rc = run_to_json(st, out, (int64_t)head + limit);
   if (rc == SQLITE_TOOBIG) {
-    query_error(ctx, SQLITE_TOOBIG,
-                "the result is larger than max_value_bytes (%lld)",
-                (long long)limit);
+    too_big(ctx, limit);
     goto done;
   }
   if (rc != SQLITE_OK) {
-    query_error(ctx, rc, "%s", rc == SQLITE_NOMEM ? "" : sqlite3_errmsg(db));
+    pcx_errorf(ctx, "cache_query", rc, "%s",
+               rc == SQLITE_NOMEM ? "" : sqlite3_errmsg(db));
     goto done;
   }
   size_t n = (size_t)sqlite3_str_length(out);
@@ -409,10 +397,8 @@ void pcx_query(sqlite3_context *ctx, pcx_conn *conn, pc_cache *borrowed,
   if (cached) {
     pc_value v = pc_text(json, n);
     rc = pc_set(c, key, nkey, &v, ttl_ms, 0);
-    if (rc == PC_TOOBIG) {
-      query_error(ctx, SQLITE_TOOBIG,
-                  "the result is larger than max_value_bytes (%lld)",
-                  (long long)limit);
+    if (rc == PC_TOOBIG) { /* the envelope's head tipped it over */
+      too_big(ctx, limit);
       goto done;
     }
     if (rc != PC_OK && rc != PC_DROPPED) {
