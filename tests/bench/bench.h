@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/utsname.h>
 #include <time.h>
 
 /* Seconds on the monotonic clock. */
@@ -20,6 +21,23 @@ static inline void bench_die(const char *program, const char *what,
                              const char *msg) {
   fprintf(stderr, "%s: %s: %s\n", program, what, msg);
   exit(1);
+}
+
+/* Today's date (UTC) as YYYY-MM-DD, for the first line of a report. */
+static inline const char *bench_date(void) {
+  static char date[32];
+  time_t t = time(NULL);
+  strftime(date, sizeof date, "%Y-%m-%d", gmtime(&t));
+  return date;
+}
+
+/* The kernel and machine ("Linux x86_64"), for the same line. */
+static inline const char *bench_system(void) {
+  static char sys[2 * sizeof(((struct utsname *)0)->sysname) + 2];
+  struct utsname u;
+  uname(&u);
+  snprintf(sys, sizeof sys, "%s %s", u.sysname, u.machine);
+  return sys;
 }
 
 #endif /* PC_BENCH_H */

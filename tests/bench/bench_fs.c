@@ -31,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -214,16 +213,11 @@ int main(int argc, char **argv) {
       for (int i = 0; i < NOPS; i++)
         run_round(&g_ops[i], (g_ops[i].write ? ops / 10 : ops) / ROUNDS);
 
-    struct utsname u;
-    uname(&u);
-    time_t t = time(NULL);
-    char date[32];
-    strftime(date, sizeof date, "%Y-%m-%d", gmtime(&t));
     printf("bench_fs %s: filesystem backend vs a hand-written SQLite table, "
            "WAL, synchronous=NORMAL, from C, %ld gets and %ld sets each in "
-           "%d interleaved rounds (best round), SQLite %s, %s %s\n",
-           date, ops, ops / 10, ROUNDS, sqlite3_libversion(), u.sysname,
-           u.machine);
+           "%d interleaved rounds (best round), SQLite %s, %s\n",
+           bench_date(), ops, ops / 10, ROUNDS, sqlite3_libversion(),
+           bench_system());
     printf("%-26s %10s %12s %10s\n", "operation", "us/op", "ops/s", "vs table");
     int missed = 0;
     for (int i = 0; i < NOPS; i++) {

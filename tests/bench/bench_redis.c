@@ -33,7 +33,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <time.h>
 
 #define NKEYS 1000
@@ -255,14 +254,11 @@ int main(int argc, char **argv) {
     g_ops[o].best = g_ops[o].round[ROUNDS / 2];
   }
 
-  struct utsname u;
-  uname(&u);
   printf("bench_redis: Redis backend vs hiredis %d.%d on one loopback server, "
          "%d keys, 100-byte values, median of %d interleaved rounds of %d ops, "
-         "SQLite %s, "
-         "%s %s\n",
+         "SQLite %s, %s\n",
          HIREDIS_MAJOR, HIREDIS_MINOR, NKEYS, ROUNDS, OPS, sqlite3_libversion(),
-         u.sysname, u.machine);
+         bench_system());
   printf("%-38s %10s %12s\n", "operation", "us/op", "ops/s");
   for (int o = 0; o < NOPS; o++)
     printf("%-38s %10.2f %12.0f\n", g_ops[o].name, g_ops[o].best * 1e6,

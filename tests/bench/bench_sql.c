@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <time.h>
 
 #define NKEYS 1000
@@ -124,14 +123,9 @@ int main(int argc, char **argv) {
     sqlite3_close(db);
     return 0;
   }
-  struct utsname u;
-  uname(&u);
-  time_t t = time(NULL);
-  char date[32];
-  strftime(date, sizeof date, "%Y-%m-%d", gmtime(&t));
   printf("bench_sql %s: memory backend through SQL, one connection, %ld ops "
-         "each in %d interleaved rounds (best round), SQLite %s, %s %s\n",
-         date, ops, ROUNDS, sqlite3_libversion(), u.sysname, u.machine);
+         "each in %d interleaved rounds (best round), SQLite %s, %s\n",
+         bench_date(), ops, ROUNDS, sqlite3_libversion(), bench_system());
 
   /* Rounds interleave the operations, so that the floor and each operation
   ** see the same machine; each keeps its best round. */
