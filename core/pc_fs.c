@@ -160,10 +160,12 @@ typedef struct fs_store {
   pthread_mutex_t mu; /* guards the fields below */
   fs_conn *idle;      /* connections not in use; fs_conn_close */
   unsigned gen;       /* pc__fork_gen() the idle connections belong to */
-  /* No entry expires before this (wall ms) as far as this process knows:
-  ** the reclamation step is skipped until then. Lowered by this process's
-  ** writes; another process's earlier expiry waits for that time or for
-  ** that process's own writes (it is never served: reads check expiry). */
+  /* No entry expires before this (wall ms) as far as this store object
+  ** knows: the reclamation step is skipped until then. Lowered by its own
+  ** writes; an earlier expiry written by another process (or another cache
+  ** on the same directory) waits for that time, which is never more than
+  ** one expiry bucket (~65 s) ahead, so that the writer's exit cannot leave
+  ** it unreclaimed (it is never served meanwhile: reads check expiry). */
   _Atomic int64_t reclaim_at;
   _Atomic int nvisits; /* keys read with their visited bit clear: */
   unsigned char vlen[FS_VISITS];
@@ -730,7 +732,7 @@ static int tx_reclaim(fs_store *s, fs_conn *c, int64_t now, const void *keep,
     }
     const void *k = sqlite3_column_blob(st, 0);
     size_t nk = (size_t)sqlite3_column_bytes(st, 0);
-    if (nkeep == nk && keep && (nk == 0 || memcmp(k, keep, nk) == 0)) {
+    if (key_is(&(fs_key){(unsigned char *)k, nk}, keep, nkeep)) {
       next = 0;
       continue;
     }
@@ -754,8 +756,12 @@ static int tx_reclaim(fs_store *s, fs_conn *c, int64_t now, const void *keep,
     }
     pc__free(keys[i].p);
   }
+  /* Others may write expiries this object never hears of: look again
+  ** within one bucket's width at the latest. */
+  int64_t cap = now + ((int64_t)1 << FS_XB_SHIFT);
   if (rc == PC_OK)
-    atomic_store_explicit(&s->reclaim_at, next, memory_order_relaxed);
+    atomic_store_explicit(&s->reclaim_at, next < cap ? next : cap,
+                          memory_order_relaxed);
   return rc;
 }
 

@@ -99,6 +99,27 @@ static void test_reclaim_bounded(void) {
   pc_cache_close("recl");
 }
 
+/* An expiry written by another writer (here a second cache on the same
+** directory, as another process would be) is reclaimed by this one's
+** writes within one expiry bucket (~65 s), even if that writer never
+** writes again and this one had found nothing to expire. */
+static void test_reclaim_foreign(void) {
+  pc_cache *a = open_fs("fa", "foreign", ""), *b = open_fs("fb", "foreign", "");
+  CHECK_EQ_INT(set_text(a, "mine", "1", PC_TTL_NEVER), PC_OK);
+  CHECK_EQ_INT(set_text(a, "mine", "2", PC_TTL_NEVER), PC_OK);
+  CHECK_EQ_INT(set_text(b, "theirs", "3", 1000), PC_OK);
+  pc_cache_release(b);
+  pc_cache_close("fb");
+  pc_test_advance(70000);
+  CHECK_EQ_INT(set_text(a, "mine", "4", PC_TTL_NEVER), PC_OK);
+  pc_stats st;
+  CHECK_EQ_INT(pc_get_stats(a, &st), PC_OK);
+  CHECK_EQ_INT(st.expirations, 1);
+  CHECK_EQ_INT(st.entries, 1);
+  pc_cache_release(a);
+  pc_cache_close("fa");
+}
+
 static void test_bounds(void) {
   pc_cache *c = open_fs("bound", "bound", ",\"max_entries\":10");
   char k[32];
@@ -186,6 +207,7 @@ int main(void) {
   }
   test_expiry_on_clock();
   test_reclaim_bounded();
+  test_reclaim_foreign();
   test_bounds();
   test_persistence();
   test_oom();
