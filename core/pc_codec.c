@@ -260,7 +260,7 @@ static size_t fmt_int64(int64_t v, char *buf) {
 /* Shortest of %.15g/%.16g/%.17g that reads back to the same bits, with
 ** ".0" added when it would otherwise read back as an integer. d is finite.
 ** buf holds at least 40 bytes; returns the length (no NUL counted). */
-static size_t fmt_real(double d, char *buf, size_t nbuf) {
+size_t pc__fmt_real(double d, char *buf, size_t nbuf) {
   locale_t old = c_locale_enter();
   int len = 0;
   for (int prec = 15; prec <= 17; prec++) {
@@ -367,8 +367,8 @@ static size_t escaped_len(unsigned char c) {
   return 6;
 }
 
-static int json_encode_string(const unsigned char *s, size_t n,
-                              unsigned char **out, size_t *nout) {
+int pc__json_quote(const unsigned char *s, size_t n, unsigned char **out,
+                   size_t *nout) {
   size_t len = 2;
   for (size_t i = 0; i < n; i++) {
     size_t e = escaped_len(s[i]);
@@ -774,12 +774,12 @@ static int json_encode(const pc_value *v, unsigned char *scratch,
     if (isinf(v->r))
       return v->r > 0 ? emit_copy("9e999", 5, out, nout)
                       : emit_copy("-9e999", 6, out, nout);
-    len = fmt_real(v->r, num, sizeof num);
+    len = pc__fmt_real(v->r, num, sizeof num);
     return emit_copy(num, len, out, nout);
   case PC_TEXT: {
     if (!v->p && v->n) return pc__error(PC_ERROR, "value has no bytes");
     const unsigned char *s = v->p ? v->p : (const unsigned char *)"";
-    if (!v->is_json) return json_encode_string(s, v->n, out, nout);
+    if (!v->is_json) return pc__json_quote(s, v->n, out, nout);
     size_t b, e;
     json_trim(s, v->n, &b, &e);
     if (json_decode_value(s + b, e - b, b, NULL, NULL) != PC_OK)

@@ -22,13 +22,24 @@ void *pc__realloc(void *p, size_t n);
 void pc__free(void *p);
 char *pc__strdup(const char *z);
 
-/* Formats a message into the calling thread's error buffer (pc_errmsg). */
 /* The TTL rule of SPEC §3, as every "bad ttl" message words it. */
 #define PC_TTL_RULE "ttl must be a positive number of seconds, -1 or NULL"
 
+/* Formats a message into the calling thread's error buffer (pc_errmsg). */
 int pc__error(int rc, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 const char *pc__errbuf(void);
+
+/* The JSON writers of the json serializer (pc_codec.c), for others that
+** write JSON (cache_query):
+**   pc__json_quote: (s, n) as a JSON string, in a buffer of pc__malloc
+**     (*out, *nout); PC_NOMEM or PC_TOOBIG on failure;
+**   pc__fmt_real: a finite d as the shortest JSON number that reads back
+**     to the same bits, always with a '.' or an exponent; buf holds 40
+**     bytes; returns the length. */
+int pc__json_quote(const unsigned char *s, size_t n, unsigned char **out,
+                   size_t *nout);
+size_t pc__fmt_real(double d, char *buf, size_t nbuf);
 
 /* Counts the fork()s this process descends through (0 in the first one):
 ** a backend whose connections carry an older generation is in a child and

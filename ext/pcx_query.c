@@ -36,6 +36,8 @@
 */
 #include "pcx.h"
 
+#include "pc_internal.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -117,45 +119,15 @@ static int has_temp_schema(sqlite3 *db, int *out) {
 
 /* ---- Running the statement ---- */
 
-/* Appends z (n bytes) as a JSON string. */
-static void json_string(sqlite3_str *s, const char *z, size_t n) {
-  static const char hex[] = "0123456789abcdef";
-  sqlite3_str_appendchar(s, 1, '"');
-  size_t run = 0; /* bytes copied as they are, pending */
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)z[i];
-    if (c >= 0x20 && c != '"' && c != '\\') {
-      run++;
-      continue;
-    }
-    sqlite3_str_append(s, z + i - run, (int)run);
-    run = 0;
-    char esc[7] = {'\\', 0};
-    int len = 2;
-    switch (c) {
-    case '"':
-    case '\\':
-      esc[1] = (char)c;
-      break;
-    case '\n':
-      esc[1] = 'n';
-      break;
-    case '\r':
-      esc[1] = 'r';
-      break;
-    case '\t':
-      esc[1] = 't';
-      break;
-    default:
-      memcpy(esc + 1, "u00", 3);
-      esc[4] = hex[c >> 4];
-      esc[5] = hex[c & 15];
-      len = 6;
-    }
-    sqlite3_str_append(s, esc, len);
-  }
-  sqlite3_str_append(s, z + n - run, (int)run);
-  sqlite3_str_appendchar(s, 1, '"');
+/* Appends z (n bytes) as a JSON string (the json serializer's writer). */
+static int json_string(sqlite3_str *s, const char *z, size_t n) {
+  unsigned char *q = NULL;
+  size_t nq = 0;
+  int rc = pc__json_quote((const unsigned char *)z, n, &q, &nq);
+  if (rc != PC_OK) return rc == PC_NOMEM ? SQLITE_NOMEM : SQLITE_TOOBIG;
+  sqlite3_str_append(s, (const char *)q, (int)nq);
+  pc__free(q);
+  return SQLITE_OK;
 }
 
 static void json_base64(sqlite3_str *s, const unsigned char *p, size_t n) {
@@ -174,26 +146,17 @@ static void json_base64(sqlite3_str *s, const unsigned char *p, size_t n) {
   sqlite3_str_appendall(s, "\"}");
 }
 
-/* A REAL as the shortest of %.15g / %.17g that reads back exactly, with a
-** '.' or an exponent so that it stays a REAL. */
+/* A REAL as the json serializer writes it; infinities as SQLite's json()
+** writes them (JSON has no infinity). */
 static void json_real(sqlite3_str *s, double r) {
   if (isinf(r)) {
     sqlite3_str_appendall(s, r > 0 ? "9e999" : "-9e999");
-    return;
-  }
-  if (isnan(r)) { /* SQLite stores none; for safety */
+  } else if (isnan(r)) { /* SQLite stores none; for safety */
     sqlite3_str_appendall(s, "null");
-    return;
+  } else {
+    char buf[40];
+    sqlite3_str_append(s, buf, (int)pc__fmt_real(r, buf, sizeof buf));
   }
-  char buf[40];
-  snprintf(buf, sizeof buf, "%.15g", r);
-  if (strtod(buf, NULL) != r) snprintf(buf, sizeof buf, "%.17g", r);
-  /* The C locale's decimal point: sqlite3_str_appendf's %g is always '.',
-  ** but snprintf follows LC_NUMERIC; mend a ',' */
-  for (char *q = buf; *q; q++)
-    if (*q == ',') *q = '.';
-  sqlite3_str_appendall(s, buf);
-  if (!strpbrk(buf, ".eEn")) sqlite3_str_appendall(s, ".0");
 }
 
 /* Runs st to the end, appending its rows as JSON to s. Stops with
@@ -207,7 +170,8 @@ static int run_to_json(sqlite3_stmt *st, sqlite3_str *s, int64_t limit) {
       if (i) sqlite3_str_appendchar(s, 1, ',');
       const char *name = sqlite3_column_name(st, i);
       if (!name) return SQLITE_NOMEM;
-      json_string(s, name, strlen(name));
+      int e = json_string(s, name, strlen(name));
+      if (e != SQLITE_OK) return e;
       sqlite3_str_appendchar(s, 1, ':');
       switch (sqlite3_column_type(st, i)) {
       case SQLITE_INTEGER:
@@ -219,7 +183,8 @@ static int run_to_json(sqlite3_stmt *st, sqlite3_str *s, int64_t limit) {
       case SQLITE_TEXT: {
         const char *z = (const char *)sqlite3_column_text(st, i);
         if (!z) return SQLITE_NOMEM;
-        json_string(s, z, (size_t)sqlite3_column_bytes(st, i));
+        int e = json_string(s, z, (size_t)sqlite3_column_bytes(st, i));
+        if (e != SQLITE_OK) return e;
         break;
       }
       case SQLITE_BLOB: {
