@@ -205,6 +205,10 @@ static void cache_free(pc_cache *c) {
   pc__free(c);
 }
 
+void pc_cache_retain(pc_cache *c) {
+  atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+}
+
 void pc_cache_release(pc_cache *c) {
   if (c && atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
     cache_free(c);
@@ -949,7 +953,7 @@ int pc_iter_open(pc_cache *c, const void *prefix, size_t nprefix, int nocase,
     pc__free(p);
     return rc;
   }
-  atomic_fetch_add(&c->refs, 1);
+  pc_cache_retain(c);
   p->c = c;
   *out = p;
   return PC_OK;

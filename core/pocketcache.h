@@ -143,6 +143,8 @@ pc_cache *pc_cache_find(const char *name);
 ** it. */
 int pc_cache_close(const char *name);
 
+/* Takes one more reference on c, which the caller holds already. */
+void pc_cache_retain(pc_cache *c);
 /* Drops a reference from open/find; NULL is a no-op. */
 void pc_cache_release(pc_cache *c);
 

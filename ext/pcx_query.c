@@ -107,7 +107,13 @@ static void append_identity(sqlite3_str *s, sqlite3 *db, pcx_conn *conn,
 ** one), and it is neither read from nor stored in the cache. */
 static int has_temp_schema(sqlite3 *db, int *out) {
   sqlite3_stmt *st;
+  sqlite3_file *f;
   *out = 0;
+  /* Without a TEMP database opened there can be no TEMP object: no query
+  ** (the common case, and the cost of a hit otherwise). */
+  if (sqlite3_file_control(db, "temp", SQLITE_FCNTL_FILE_POINTER, &f) !=
+      SQLITE_OK)
+    return SQLITE_OK;
   int rc = sqlite3_prepare_v2(db, "SELECT 1 FROM temp.sqlite_schema LIMIT 1",
                               -1, &st, NULL);
   if (rc != SQLITE_OK) return rc;
@@ -281,23 +287,16 @@ static void too_big(sqlite3_context *ctx, int64_t limit) {
              (long long)limit);
 }
 
-void pcx_query(sqlite3_context *ctx, pcx_conn *conn, pc_cache *borrowed,
+void pcx_query(sqlite3_context *ctx, pcx_conn *conn, pc_cache *c,
                const char *sql, int64_t ttl_ms) {
   sqlite3 *db = sqlite3_context_db_handle(ctx);
   sqlite3_stmt *st = NULL;
-  /* Our own reference: the statement may look up other caches on this
-  ** connection, which can drop the connection's borrowed one. */
-  pc_cache *c = pc_cache_find(pc_cache_name(borrowed));
-  sqlite3_str *id = sqlite3_str_new(db), *out = sqlite3_str_new(db);
+  sqlite3_str *id = sqlite3_str_new(db), *out = NULL;
   char *idz = NULL, *json = NULL;
   pc_flight *flight = NULL;
-  if (!c) {
-    pcx_errorf(ctx, "cache_query", SQLITE_ERROR,
-               "the cache was closed meanwhile");
-    goto done;
-  }
+  pc_cache *held = NULL;
   append_identity(id, db, conn, sql);
-  if (sqlite3_str_errcode(id) || sqlite3_str_errcode(out)) {
+  if (sqlite3_str_errcode(id)) {
     sqlite3_result_error_nomem(ctx);
     goto done;
   }
@@ -333,9 +332,14 @@ void pcx_query(sqlite3_context *ctx, pcx_conn *conn, pc_cache *borrowed,
       goto done;
     }
   }
-  /* A miss. The statement is checked here: only a statement that passed
-  ** is ever stored, so a hit needs no prepare. */
+  /* A miss. c is the connection's, borrowed: the statement may look up
+  ** other caches on this connection, which can drop it; hold it. */
+  pc_cache_retain(c);
+  held = c;
+  /* The statement is checked here: only a statement that passed is ever
+  ** stored, so a hit needs no prepare. */
   if (prepare_query(ctx, db, sql, &st) != SQLITE_OK) goto done;
+  out = sqlite3_str_new(db);
 
   /* The envelope: its head and the identity, then the rows. */
   sqlite3_str_appendf(out, QUERY_MAGIC "%llu:", (unsigned long long)nid);
@@ -381,5 +385,5 @@ done:
   sqlite3_free(sqlite3_str_finish(id));
   sqlite3_free(sqlite3_str_finish(out));
   sqlite3_finalize(st);
-  pc_cache_release(c);
+  pc_cache_release(held);
 }
