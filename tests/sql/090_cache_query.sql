@@ -77,6 +77,15 @@ SELECT count(*) FROM orders;
 DROP TABLE mine;
 -- A cached statement may itself call cache_query (another key).
 SELECT cache_query('SELECT cache_query(''SELECT 7 AS x'') AS inner');
+-- A statement whose rows need its own result (it runs cache_query of
+-- itself) is an error, not a wait for itself.
+CREATE TABLE qs(s TEXT);
+INSERT INTO qs VALUES ('SELECT cache_query(s) FROM qs');
+SELECT cache_query(s) FROM qs;
+-- An entry of the right form but of another query (what a hash collision
+-- would look like) is a miss: the query runs again and replaces it.
+SELECT cache_set(key, 'pcq1:3:abc[{"i":0}]') FROM pcache WHERE key GLOB 'pcache:query:*' AND value LIKE '%"i":1,%';
+SELECT cache_query('SELECT 1 AS i, 1.0 AS r, -0.0 AS z, 0.1 AS d, 9223372036854775807 AS big, -9223372036854775808 AS small, 2e-300 AS tiny');
 -- A value under a query key that is not a stored result of this query is a
 -- miss: the query runs again and replaces it.
 SELECT cache_set(key, 'junk') FROM pcache WHERE key GLOB 'pcache:query:*' AND value LIKE '%"i":1,%';
