@@ -146,15 +146,21 @@ static void tier_free(pc_tier *t) {
   pc__free(t);
 }
 
-/* Drops key (all keys when key is NULL) from the tier. */
-static void tier_drop(pc_tier *t, const void *key, size_t nkey) {
-  pthread_mutex_lock(&t->mu);
+/* Drops key (all keys when key is NULL) from the tier, and moves its
+** epoch so that no lookup begun before fills it with an older value.
+** Under t->mu. */
+static void tier_drop_locked(pc_tier *t, const void *key, size_t nkey) {
   int64_t removed;
   if (key)
     pc__memory_backend.del(t->m, key, nkey, PC_NOW_LAZY);
   else
     pc__memory_backend.clear(t->m, PC_NOW_LAZY, &removed);
   atomic_fetch_add(&t->epoch, 1);
+}
+
+static void tier_drop(pc_tier *t, const void *key, size_t nkey) {
+  pthread_mutex_lock(&t->mu);
+  tier_drop_locked(t, key, nkey);
   pthread_mutex_unlock(&t->mu);
 }
 
@@ -609,9 +615,7 @@ static void tier_sync(pc_cache *c, uint64_t v) {
   if (v == atomic_load_explicit(&t->version, memory_order_acquire)) return;
   pthread_mutex_lock(&t->mu);
   if (v != atomic_load_explicit(&t->version, memory_order_relaxed)) {
-    int64_t removed;
-    pc__memory_backend.clear(t->m, PC_NOW_LAZY, &removed);
-    atomic_fetch_add(&t->epoch, 1);
+    tier_drop_locked(t, NULL, 0);
     atomic_store_explicit(&t->version, v, memory_order_release);
   }
   pthread_mutex_unlock(&t->mu);

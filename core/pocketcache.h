@@ -18,8 +18,8 @@
 ** Conventions: every function returns a PC_* code; PC_NOTFOUND is an
 ** ordinary outcome, not an error. On an error the message is kept for the
 ** calling thread (pc_errmsg) until its next error, or written to the
-** caller's buffer where a function takes one. A buffer argument is a pair (key,
-*nkey) / (val, nval).
+** caller's buffer where a function takes one. A buffer argument is a pair
+** (key, nkey) / (val, nval).
 ** Every function is safe to call from any thread.
 */
 #ifndef POCKETCACHE_H
