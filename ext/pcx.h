@@ -156,6 +156,61 @@ int pcx_register_functions(sqlite3 *db, pcx_conn *conn);
 ** fresh, else run on the calling connection and stored for ttl_ms. */
 void pcx_query(sqlite3_context *ctx, pcx_conn *conn, pc_cache *c,
                const char *sql, int64_t ttl_ms);
-int pcx_register_vtabs(sqlite3 *db);
+
+/*
+** The path that cache_query and pcache_view share (ext/pcx_query.c): a
+** result of a statement on the calling connection, computed on a miss
+** (once in the process for concurrent misses) and served from a cache
+** while fresh. The key is derived from the statement, the connection's
+** databases and `extra` (arguments, versions); the stored envelope repeats
+** all of it, so a value under the key from any other computation is a
+** miss. Neither read nor stored inside a write transaction of the
+** connection or while it has TEMP objects (see ext/pcx_query.c).
+*/
+typedef struct pcx_cached {
+  /* Set by the caller. */
+  sqlite3 *db;
+  pcx_conn *conn;
+  pc_cache *c;       /* borrowed; held during a miss */
+  const char *magic; /* envelope tag, e.g. "pcq1:" */
+  int blob;          /* stored as BLOB (else TEXT) */
+  const char *sql;
+  const void *extra; /* appended to the identity */
+  size_t nextra;
+  int64_t ttl_ms;
+  /* Appends the payload to out; SQLITE_TOOBIG once out is over limit
+  ** bytes. An error may set *err (sqlite3_malloc'd), else the message is
+  ** the connection's. */
+  int (*compute)(void *arg, sqlite3_str *out, int64_t limit, char **err);
+  /* Optional: 0 if a stored payload cannot be used (a miss). */
+  int (*valid)(void *arg, const char *p, size_t n);
+  void *arg;
+  /* After pcx_cached_run: the payload, valid until pcx_cached_done. */
+  const char *payload;
+  size_t npayload;
+  char *errmsg; /* on an error other than SQLITE_NOMEM: the problem */
+  /* Private. */
+  char key[48];
+  size_t nkey;
+  char *id;
+  size_t nid;
+  pc_value hit;
+  char *buf;
+  pc_flight *flight;
+  pc_cache *held;
+} pcx_cached;
+
+/* SQLITE_OK with q->payload set, or an SQLite code (with q->errmsg unless
+** SQLITE_NOMEM). Call pcx_cached_done in either case. */
+int pcx_cached_run(pcx_cached *q);
+void pcx_cached_done(pcx_cached *q);
+
+/* Prepares sql as one read-only statement that returns rows (params 0:
+** without parameters). On an error *why is the problem, sqlite3_free. */
+int pcx_prepare_query(sqlite3 *db, const char *sql, int params,
+                      sqlite3_stmt **out, char **why);
+
+int pcx_register_vtabs(sqlite3 *db, pcx_conn *conn);
+extern sqlite3_module pcx_view_module; /* ext/pcx_view.c */
 
 #endif /* PCX_H */

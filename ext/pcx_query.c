@@ -39,6 +39,7 @@
 #include "pc_internal.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -51,20 +52,76 @@
 
 /* ---- Identity and key ---- */
 
-/* A 64-bit hash of (p, n) under seed: deterministic across processes (the
-** key of a shared store), unlike the engine's seeded hash. */
-static uint64_t hash64(const unsigned char *p, size_t n, uint64_t seed) {
-  uint64_t h = seed ^ (n * 0x9E3779B97F4A7C15ull);
-  for (size_t i = 0; i < n; i++) {
-    h ^= p[i];
-    h *= 0x100000001B3ull; /* FNV-1a prime */
-    h ^= h >> 29;
-  }
+/* The bytes at p as a little-endian word (the same key on every machine
+** that shares a store). */
+static inline uint64_t load64le(const unsigned char *p) {
+  uint64_t w;
+  memcpy(&w, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  w = __builtin_bswap64(w);
+#endif
+  return w;
+}
+
+static inline uint64_t rotl64(uint64_t x, int r) {
+  return x << r | x >> (64 - r);
+}
+
+static inline uint64_t fmix64(uint64_t h) {
   h ^= h >> 33;
   h *= 0xFF51AFD7ED558CCDull;
   h ^= h >> 33;
   h *= 0xC4CEB9FE1A85EC53ull;
   return h ^ (h >> 33);
+}
+
+/* A 128-bit hash of (p, n), deterministic across processes and machines
+** (the key of a shared store), unlike the engine's seeded hash: two lanes
+** over 8-byte words, mixed into each other at the end. Not a defence
+** against chosen collisions; the envelope catches any collision. */
+static void hash128(const unsigned char *p, size_t n, uint64_t out[2]) {
+  uint64_t a = 0x9E3779B97F4A7C15ull ^ n, b = 0xC2B2AE3D27D4EB4Full + n;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w = load64le(p + i);
+    a = rotl64(a ^ (w * 0x87C37B91114253D5ull), 31) * 0x4CF5AD432745937Full;
+    b = rotl64(b + (w * 0x4CF5AD432745937Full), 27) * 0x87C37B91114253D5ull;
+  }
+  uint64_t w = 0;
+  for (size_t k = n; k > i; k--)
+    w = w << 8 | p[k - 1];
+  a ^= w * 0x87C37B91114253D5ull;
+  b += w * 0x4CF5AD432745937Full;
+  a = fmix64(a + b);
+  b = fmix64(b + a);
+  out[0] = a;
+  out[1] = b;
+}
+
+/* Writes the decimal form of v at out (20 bytes at most) without printf;
+** returns its length. */
+static size_t put_uint(char *out, uint64_t v) {
+  char buf[20];
+  size_t k = sizeof buf;
+  do
+    buf[--k] = (char)('0' + v % 10);
+  while (v /= 10);
+  memcpy(out, buf + k, sizeof buf - k);
+  return sizeof buf - k;
+}
+
+static void append_uint(sqlite3_str *s, uint64_t v) {
+  char buf[20];
+  sqlite3_str_append(s, buf, (int)put_uint(buf, v));
+}
+
+/* Writes "<length>:<bytes>" at w (a field no other field can run into)
+** and returns the end. */
+static char *put_field(char *w, const char *z, size_t n) {
+  w += put_uint(w, n);
+  *w++ = ':';
+  memcpy(w, z, n);
+  return w + n;
 }
 
 /* 16 random bytes drawn once per process, in hex: with the pid and the
@@ -79,27 +136,44 @@ static void draw_nonce(void) {
     snprintf(g_nonce + 2 * i, 3, "%02x", r[i]);
 }
 
-/* Appends the databases of db but TEMP, then sql, to s; each field with
-** its length in front, so that no two setups read the same. */
-static void append_identity(sqlite3_str *s, sqlite3 *db, pcx_conn *conn,
-                            const char *sql) {
+/* The identity of a computation: the databases of db but TEMP, sql and
+** extra, each field with its length in front, so that no two setups read
+** the same. One allocation (sqlite3_free), NULL without memory. */
+static char *make_identity(sqlite3 *db, pcx_conn *conn, const char *sql,
+                           const void *extra, size_t nextra, size_t *len) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
   pthread_once(&once, draw_nonce);
-  for (int i = 0;; i++) {
-    const char *name = sqlite3_db_name(db, i);
-    if (!name) break;
-    if (i == 1) continue; /* TEMP: see the header */
-    const char *file = sqlite3_db_filename(db, name);
-    char mem[96];
-    if (!file || !*file) {
-      snprintf(mem, sizeof mem, ":memory:%s:%d:%llu", g_nonce, (int)getpid(),
-               (unsigned long long)conn->serial);
-      file = mem;
+  char mem[96] = "";
+  size_t nsql = strlen(sql), size = 21 + nsql + nextra;
+  for (int pass = 0; pass < 2; pass++) {
+    char *id = pass ? sqlite3_malloc64(size) : NULL, *w = id;
+    if (pass && !id) return NULL;
+    for (int i = 0;; i++) {
+      const char *name = sqlite3_db_name(db, i);
+      if (!name) break;
+      if (i == 1) continue; /* TEMP: see the header */
+      const char *file = sqlite3_db_filename(db, name);
+      if (!file || !*file) {
+        if (!*mem)
+          snprintf(mem, sizeof mem, ":memory:%s:%d:%llu", g_nonce,
+                   (int)getpid(), (unsigned long long)conn->serial);
+        file = mem;
+      }
+      size_t nname = strlen(name), nfile = strlen(file);
+      if (!pass) {
+        size += 42 + nname + nfile;
+        continue;
+      }
+      w = put_field(w, name, nname);
+      w = put_field(w, file, nfile);
     }
-    sqlite3_str_appendf(s, "%d:%s%d:%s", (int)strlen(name), name,
-                        (int)strlen(file), file);
+    if (!pass) continue;
+    w = put_field(w, sql, nsql);
+    if (nextra) memcpy(w, extra, nextra);
+    *len = (size_t)(w - id) + nextra;
+    return id;
   }
-  sqlite3_str_appendf(s, "%d:%s", (int)strlen(sql), sql);
+  return NULL;
 }
 
 /* Whether the connection has TEMP tables, views or triggers: then a
@@ -213,177 +287,229 @@ static int run_to_json(sqlite3_stmt *st, sqlite3_str *s, int64_t limit) {
   return sqlite3_str_errcode(s);
 }
 
-/* ---- cache_query ---- */
+/* ---- A result computed once, served from a cache while fresh ---- */
 
 /* The stored payload if v is an envelope of identity (id, nid). */
-static const char *envelope_payload(const pc_value *v, const char *id,
-                                    size_t nid, size_t *n) {
-  char head[40];
-  int nhead = snprintf(head, sizeof head, QUERY_MAGIC "%zu:", nid);
-  if (v->type != PC_TEXT || v->n < (size_t)nhead + nid ||
-      memcmp(v->p, head, (size_t)nhead) != 0 ||
-      memcmp((const char *)v->p + nhead, id, nid) != 0)
+static const char *envelope_payload(const pcx_cached *q, const pc_value *v,
+                                    size_t *n) {
+  /* The head: magic, the identity's length, ':' (as pcx_cached_run
+  ** writes it with append_uint). */
+  char head[48];
+  size_t nhead = strlen(q->magic);
+  memcpy(head, q->magic, nhead);
+  nhead += put_uint(head + nhead, q->nid);
+  head[nhead++] = ':';
+  if (v->type != (q->blob ? PC_BLOB : PC_TEXT) ||
+      v->n < (size_t)nhead + q->nid || memcmp(v->p, head, (size_t)nhead) != 0 ||
+      memcmp((const char *)v->p + nhead, q->id, q->nid) != 0)
     return NULL;
-  *n = v->n - (size_t)nhead - nid;
-  return (const char *)v->p + nhead + nid;
+  *n = v->n - (size_t)nhead - q->nid;
+  return (const char *)v->p + nhead + q->nid;
 }
 
-/* Looks the key up; on an envelope of this identity returns its JSON as
-** the result and 1; 0 on a miss; -1 after reporting an error. */
-static int serve_hit(sqlite3_context *ctx, pc_cache *c, const char *key,
-                     size_t nkey, const char *id, size_t nid) {
+/* Looks the key up: 1 on an envelope of this identity whose payload the
+** caller can use (q->payload set, q->hit held), 0 on a miss, else an
+** engine error code (negated). */
+static int lookup(pcx_cached *q) {
   pc_value v;
-  int rc = pc_get(c, key, nkey, &v);
-  if (rc != PC_OK) {
-    if (rc == PC_NOTFOUND) return 0;
-    pcx_error(ctx, "cache_query", rc); /* on_error=raise, or no memory */
-    return -1;
-  }
+  int rc = pc_get(q->c, q->key, q->nkey, &v);
+  if (rc == PC_NOTFOUND) return 0;
+  if (rc != PC_OK) return -rc; /* on_error=raise, or no memory */
   size_t n;
-  const char *json = envelope_payload(&v, id, nid, &n);
-  if (json) {
-    sqlite3_result_text64(ctx, json, n, SQLITE_TRANSIENT, SQLITE_UTF8);
-    sqlite3_result_subtype(ctx, PCX_JSON_SUBTYPE);
+  const char *p = envelope_payload(q, &v, &n);
+  if (p && (!q->valid || q->valid(q->arg, p, n))) {
+    q->hit = v;
+    q->payload = p;
+    q->npayload = n;
+    return 1;
   }
   pc_value_release(&v);
-  return json != NULL;
+  return 0;
 }
 
-/* Prepares sql as exactly one read-only statement without parameters. */
-static int prepare_query(sqlite3_context *ctx, sqlite3 *db, const char *sql,
-                         sqlite3_stmt **out) {
-  const char *tail;
-  *out = NULL;
-  int rc = sqlite3_prepare_v2(db, sql, -1, out, &tail);
-  if (rc != SQLITE_OK) {
-    pcx_errorf(ctx, "cache_query", rc, "%s", sqlite3_errmsg(db));
-    return rc;
+static int set_error(pcx_cached *q, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int set_error(pcx_cached *q, int code, const char *fmt, ...) {
+  if (code != SQLITE_NOMEM) {
+    va_list ap;
+    va_start(ap, fmt);
+    sqlite3_free(q->errmsg);
+    q->errmsg = sqlite3_vmprintf(fmt, ap);
+    va_end(ap);
+    if (!q->errmsg) code = SQLITE_NOMEM;
   }
-  const char *why = NULL;
-  if (!*out) {
-    why = "sql has no statement";
-  } else if (!sqlite3_stmt_readonly(*out)) {
-    why = "sql must be a read-only statement (a SELECT)";
-  } else if (sqlite3_column_count(*out) == 0 || sqlite3_stmt_isexplain(*out)) {
-    why = "sql must be a query that returns rows (a SELECT)";
-  } else if (sqlite3_bind_parameter_count(*out) > 0) {
-    why = "sql must not have parameters (a pcache_view takes arguments)";
-  } else if (*tail) {
-    sqlite3_stmt *more = NULL;
-    rc = sqlite3_prepare_v2(db, tail, -1, &more, NULL);
-    if (rc != SQLITE_OK || more) why = "sql must be a single statement";
-    sqlite3_finalize(more);
-  }
-  if (!why) return SQLITE_OK;
-  pcx_errorf(ctx, "cache_query", SQLITE_ERROR, "%s", why);
-  sqlite3_finalize(*out);
-  *out = NULL;
-  return SQLITE_ERROR;
+  return code;
 }
 
-static void too_big(sqlite3_context *ctx, int64_t limit) {
-  pcx_errorf(ctx, "cache_query", SQLITE_TOOBIG,
-             "the result is larger than max_value_bytes (%lld)",
-             (long long)limit);
+static int engine_error(pcx_cached *q, int rc) {
+  return set_error(q, pcx_sqlite_code(rc), "%s", pc_errmsg(NULL));
 }
 
-void pcx_query(sqlite3_context *ctx, pcx_conn *conn, pc_cache *c,
-               const char *sql, int64_t ttl_ms) {
-  sqlite3 *db = sqlite3_context_db_handle(ctx);
-  sqlite3_stmt *st = NULL;
-  sqlite3_str *id = sqlite3_str_new(db), *out = NULL;
-  char *idz = NULL, *json = NULL;
-  pc_flight *flight = NULL;
-  pc_cache *held = NULL;
-  append_identity(id, db, conn, sql);
-  if (sqlite3_str_errcode(id)) {
-    sqlite3_result_error_nomem(ctx);
-    goto done;
+static int too_big(pcx_cached *q, int64_t limit) {
+  return set_error(q, SQLITE_TOOBIG,
+                   "the result is larger than max_value_bytes (%lld)",
+                   (long long)limit);
+}
+
+int pcx_cached_run(pcx_cached *q) {
+  sqlite3 *db = q->db;
+  sqlite3_str *out = NULL;
+  int rc;
+  q->id = make_identity(db, q->conn, q->sql, q->extra, q->nextra, &q->nid);
+  if (!q->id) return SQLITE_NOMEM;
+  const unsigned char *u = (const unsigned char *)q->id;
+  uint64_t h[2];
+  hash128(u, q->nid, h);
+  memcpy(q->key, QUERY_PREFIX, sizeof QUERY_PREFIX - 1);
+  char *x = q->key + sizeof QUERY_PREFIX - 1;
+  for (int k = 0; k < 2; k++) {
+    uint64_t v = h[k];
+    for (int i = 15; i >= 0; i--, v >>= 4)
+      x[16 * k + i] = "0123456789abcdef"[v & 15];
   }
-  size_t nid = (size_t)sqlite3_str_length(id);
-  idz = sqlite3_str_finish(id);
-  id = NULL;
-  if (!idz) {
-    sqlite3_result_error_nomem(ctx);
-    goto done;
-  }
-  char key[sizeof QUERY_PREFIX + 32];
-  snprintf(key, sizeof key, QUERY_PREFIX "%016llx%016llx",
-           (unsigned long long)hash64((const unsigned char *)idz, nid, 1),
-           (unsigned long long)hash64((const unsigned char *)idz, nid, 2));
-  size_t nkey = strlen(key);
+  q->nkey = sizeof QUERY_PREFIX - 1 + 32;
 
   int cached = sqlite3_txn_state(db, NULL) != SQLITE_TXN_WRITE;
   if (cached) {
     int temp;
-    int rc = has_temp_schema(db, &temp);
-    if (rc != SQLITE_OK) {
-      pcx_errorf(ctx, "cache_query", rc, "%s", sqlite3_errmsg(db));
-      goto done;
-    }
+    rc = has_temp_schema(db, &temp);
+    if (rc != SQLITE_OK) return set_error(q, rc, "%s", sqlite3_errmsg(db));
     cached = !temp;
   }
   while (cached) {
-    if (serve_hit(ctx, c, key, nkey, idz, nid)) goto done; /* or error */
-    int rc = pc_flight_begin(c, key, nkey, &flight);
+    rc = lookup(q);
+    if (rc > 0) return SQLITE_OK;
+    if (rc < 0) return engine_error(q, -rc);
+    rc = pc_flight_begin(q->c, q->key, q->nkey, &q->flight);
     if (rc == PC_OK) break;
-    if (rc != PC_EXISTS) {
-      pcx_error(ctx, "cache_query", rc);
-      goto done;
-    }
+    if (rc != PC_EXISTS) return engine_error(q, rc);
   }
   /* A miss. c is the connection's, borrowed: the statement may look up
   ** other caches on this connection, which can drop it; hold it. */
-  pc_cache_retain(c);
-  held = c;
+  pc_cache_retain(q->c);
+  q->held = q->c;
+  out = sqlite3_str_new(db);
+  sqlite3_str_appendall(out, q->magic);
+  append_uint(out, q->nid);
+  sqlite3_str_appendchar(out, 1, ':');
+  sqlite3_str_append(out, q->id, (int)q->nid);
+  size_t head = (size_t)sqlite3_str_length(out);
+  int64_t limit = pc_cache_max_value_bytes(q->c);
+  char *err = NULL;
+  rc = q->compute(q->arg, out, (int64_t)head + limit, &err);
+  if (rc == SQLITE_OK) rc = sqlite3_str_errcode(out);
+  size_t n = (size_t)sqlite3_str_length(out);
+  char *buf = sqlite3_str_finish(out);
+  if (rc == SQLITE_OK && !buf) rc = SQLITE_NOMEM;
+  if (rc != SQLITE_OK) {
+    sqlite3_free(buf);
+    if (err) {
+      set_error(q, rc, "%s", err);
+      sqlite3_free(err);
+      return rc;
+    }
+    if (rc == SQLITE_TOOBIG) return too_big(q, limit);
+    return set_error(q, rc, "%s", sqlite3_errmsg(db));
+  }
+  q->buf = buf;
+  if (cached) {
+    pc_value v = q->blob ? pc_blob(buf, n) : pc_text(buf, n);
+    rc = pc_set(q->c, q->key, q->nkey, &v, q->ttl_ms, 0);
+    if (rc == PC_TOOBIG) return too_big(q, limit); /* the head tipped it */
+    if (rc != PC_OK && rc != PC_DROPPED) return engine_error(q, rc);
+  }
+  q->payload = buf + head;
+  q->npayload = n - head;
+  return SQLITE_OK;
+}
+
+void pcx_cached_done(pcx_cached *q) {
+  pc_flight_end(q->flight);
+  q->flight = NULL;
+  pc_value_release(&q->hit);
+  memset(&q->hit, 0, sizeof q->hit);
+  sqlite3_free(q->buf);
+  sqlite3_free(q->id);
+  sqlite3_free(q->errmsg);
+  q->buf = q->id = q->errmsg = NULL;
+  pc_cache_release(q->held);
+  q->held = NULL;
+  q->payload = NULL;
+  q->npayload = 0;
+}
+
+/* ---- cache_query ---- */
+
+/* Prepares sql as exactly one read-only statement that returns rows;
+** with params 0 it may not have parameters. On failure *why is the
+** problem (sqlite3_free) or NULL for SQLite's own message. */
+int pcx_prepare_query(sqlite3 *db, const char *sql, int params,
+                      sqlite3_stmt **out, char **why) {
+  const char *tail, *w = NULL;
+  *out = NULL;
+  *why = NULL;
+  int rc = sqlite3_prepare_v2(db, sql, -1, out, &tail);
+  if (rc != SQLITE_OK) {
+    *why = sqlite3_mprintf("%s", sqlite3_errmsg(db));
+    return *why ? rc : SQLITE_NOMEM;
+  }
+  if (!*out) {
+    w = "sql has no statement";
+  } else if (!sqlite3_stmt_readonly(*out)) {
+    w = "sql must be a read-only statement (a SELECT)";
+  } else if (sqlite3_column_count(*out) == 0 || sqlite3_stmt_isexplain(*out)) {
+    w = "sql must be a query that returns rows (a SELECT)";
+  } else if (!params && sqlite3_bind_parameter_count(*out) > 0) {
+    w = "sql must not have parameters (a pcache_view takes arguments)";
+  } else if (*tail) {
+    sqlite3_stmt *more = NULL;
+    rc = sqlite3_prepare_v2(db, tail, -1, &more, NULL);
+    if (rc != SQLITE_OK || more) w = "sql must be a single statement";
+    sqlite3_finalize(more);
+  }
+  if (!w) return SQLITE_OK;
+  sqlite3_finalize(*out);
+  *out = NULL;
+  *why = sqlite3_mprintf("%s", w);
+  return *why ? SQLITE_ERROR : SQLITE_NOMEM;
+}
+
+typedef struct query_arg {
+  sqlite3 *db;
+  const char *sql;
+} query_arg;
+
+static int query_compute(void *arg, sqlite3_str *out, int64_t limit,
+                         char **err) {
+  query_arg *a = arg;
+  sqlite3_stmt *st;
   /* The statement is checked here: only a statement that passed is ever
   ** stored, so a hit needs no prepare. */
-  if (prepare_query(ctx, db, sql, &st) != SQLITE_OK) goto done;
-  out = sqlite3_str_new(db);
-
-  /* The envelope: its head and the identity, then the rows. */
-  sqlite3_str_appendf(out, QUERY_MAGIC "%llu:", (unsigned long long)nid);
-  sqlite3_str_append(out, idz, (int)nid);
-  size_t head = (size_t)sqlite3_str_length(out);
-  int64_t limit = pc_cache_max_value_bytes(c);
-  int rc = run_to_json(st, out, (int64_t)head + limit);
-  if (rc == SQLITE_TOOBIG) {
-    too_big(ctx, limit);
-    goto done;
-  }
-  if (rc != SQLITE_OK) {
-    pcx_errorf(ctx, "cache_query", rc, "%s",
-               rc == SQLITE_NOMEM ? "" : sqlite3_errmsg(db));
-    goto done;
-  }
-  size_t n = (size_t)sqlite3_str_length(out);
-  json = sqlite3_str_finish(out);
-  out = NULL;
-  if (!json) {
-    sqlite3_result_error_nomem(ctx);
-    goto done;
-  }
-  if (cached) {
-    pc_value v = pc_text(json, n);
-    rc = pc_set(c, key, nkey, &v, ttl_ms, 0);
-    if (rc == PC_TOOBIG) { /* the envelope's head tipped it over */
-      too_big(ctx, limit);
-      goto done;
-    }
-    if (rc != PC_OK && rc != PC_DROPPED) {
-      pcx_error(ctx, "cache_query", rc);
-      goto done;
-    }
-  }
-  sqlite3_result_text64(ctx, json + head, n - head, SQLITE_TRANSIENT,
-                        SQLITE_UTF8);
-  sqlite3_result_subtype(ctx, PCX_JSON_SUBTYPE);
-done:
-  pc_flight_end(flight);
-  sqlite3_free(json);
-  sqlite3_free(idz);
-  sqlite3_free(sqlite3_str_finish(id));
-  sqlite3_free(sqlite3_str_finish(out));
+  int rc = pcx_prepare_query(a->db, a->sql, 0, &st, err);
+  if (rc != SQLITE_OK) return rc;
+  rc = run_to_json(st, out, limit);
   sqlite3_finalize(st);
-  pc_cache_release(held);
+  return rc;
+}
+
+void pcx_query(sqlite3_context *ctx, pcx_conn *conn, pc_cache *c,
+               const char *sql, int64_t ttl_ms) {
+  query_arg a = {sqlite3_context_db_handle(ctx), sql};
+  pcx_cached q = {.db = a.db,
+                  .conn = conn,
+                  .c = c,
+                  .magic = QUERY_MAGIC,
+                  .sql = sql,
+                  .ttl_ms = ttl_ms,
+                  .compute = query_compute,
+                  .arg = &a};
+  int rc = pcx_cached_run(&q);
+  if (rc != SQLITE_OK) {
+    pcx_errorf(ctx, "cache_query", rc, "%s", q.errmsg ? q.errmsg : "");
+  } else {
+    sqlite3_result_text64(ctx, q.payload, q.npayload, SQLITE_TRANSIENT,
+                          SQLITE_UTF8);
+    sqlite3_result_subtype(ctx, PCX_JSON_SUBTYPE);
+  }
+  pcx_cached_done(&q);
 }

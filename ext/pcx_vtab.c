@@ -871,45 +871,19 @@ static sqlite3_module statsModule = {
     .xRowid = statsRowid,
 };
 
-/* ---- pcache_view: not in this version ---- */
-
-/* CREATE VIRTUAL TABLE ... USING pcache_view(...) says that cached views
-** are not available yet, rather than "no such module". */
-static int viewConnect(sqlite3 *db, void *pAux, int argc,
-                       const char *const *argv, sqlite3_vtab **ppVtab,
-                       char **pzErr) {
-  (void)db, (void)pAux, (void)argc, (void)argv, (void)ppVtab;
-  *pzErr = sqlite3_mprintf(
-      "pcache_view: not available in this version of PocketCache (%s)",
-      PC_VERSION);
-  return SQLITE_ERROR;
-}
-
-/* Never reached (no table is made), but SQLite wants a module that can
-** be created to have a way to destroy it. */
-static int viewDisconnect(sqlite3_vtab *vt) {
-  sqlite3_free(vt);
-  return SQLITE_OK;
-}
-
-static sqlite3_module viewModule = {
-    .iVersion = 0,
-    .xCreate = viewConnect,
-    .xConnect = viewConnect,
-    .xDisconnect = viewDisconnect,
-    .xDestroy = viewDisconnect,
-};
-
-int pcx_register_vtabs(sqlite3 *db) {
+int pcx_register_vtabs(sqlite3 *db, pcx_conn *conn) {
   static const struct {
     const char *name;
     sqlite3_module *module;
   } aMod[] = {{"pcache", &pcacheModule},
               {"pcache_stats", &statsModule},
-              {"pcache_view", &viewModule}};
+              {"pcache_view", &pcx_view_module}};
   for (size_t i = 0; i < sizeof aMod / sizeof aMod[0]; i++) {
-    int rc =
-        sqlite3_create_module_v2(db, aMod[i].name, aMod[i].module, NULL, NULL);
+    int view = aMod[i].module == &pcx_view_module;
+    if (view) conn->refs++; /* released by pcx_conn_unref, even on failure */
+    int rc = sqlite3_create_module_v2(db, aMod[i].name, aMod[i].module,
+                                      view ? conn : NULL,
+                                      view ? pcx_conn_unref : NULL);
     if (rc != SQLITE_OK) return rc;
   }
   return SQLITE_OK;

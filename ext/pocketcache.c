@@ -50,7 +50,7 @@ sqlite3_pocketcache_init(sqlite3 *db, char **pzErrMsg,
   if (!conn) return SQLITE_NOMEM;
   conn->refs = 1; /* ours, until registration is done */
   int rc = pcx_register_functions(db, conn);
-  if (rc == SQLITE_OK) rc = pcx_register_vtabs(db);
+  if (rc == SQLITE_OK) rc = pcx_register_vtabs(db, conn);
   pcx_conn_unref(conn);
   if (rc != SQLITE_OK) {
     *pzErrMsg = sqlite3_mprintf("pocketcache: registration failed: %s",
