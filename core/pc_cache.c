@@ -485,6 +485,17 @@ int pc_cache_names(char ***names, int *count) {
 int64_t pc_cache_max_value_bytes(const pc_cache *c) {
   return c->cfg.max_value_bytes;
 }
+int pc_cache_stores_type(const pc_cache *c, int type) {
+  pc_value v = {0};
+  v.type = type;
+  v.p = "";
+  unsigned char scratch[64], *enc;
+  size_t n;
+  int rc = c->ser->encode(&v, scratch, sizeof scratch, &enc, &n);
+  if (rc == PC_OK && enc != scratch) pc__free(enc);
+  return rc == PC_OK;
+}
+
 const char *pc_cache_name(const pc_cache *c) {
   return c->name;
 }

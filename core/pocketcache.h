@@ -270,6 +270,9 @@ int pc_flight_begin(pc_cache *c, const void *key, size_t nkey, pc_flight **out);
 void pc_flight_end(pc_flight *f);
 /* The largest value (encoded bytes) the cache takes: max_value_bytes. */
 int64_t pc_cache_max_value_bytes(const pc_cache *c);
+/* Whether the cache's serializer stores values of this type (PC_NULL ..
+** PC_BLOB): the json serializer takes no BLOB. */
+int pc_cache_stores_type(const pc_cache *c, int type);
 
 /* What this build has, as a JSON object text (pc_free() it; NULL on OOM):
 ** {"version", "backends": [...], "serializers": [...], "cjson"}. */

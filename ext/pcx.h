@@ -173,7 +173,8 @@ typedef struct pcx_cached {
   pcx_conn *conn;
   pc_cache *c;       /* borrowed; held during a miss */
   const char *magic; /* envelope tag, e.g. "pcq1:" */
-  int blob;          /* stored as BLOB (else TEXT) */
+  int blob;          /* the payload is binary: stored as BLOB, or as base64
+                     ** TEXT where the cache takes no BLOB. Else TEXT. */
   const char *sql;
   const void *extra; /* appended to the identity */
   size_t nextra;
@@ -194,6 +195,7 @@ typedef struct pcx_cached {
   size_t nkey;
   char *id;
   size_t nid;
+  int as_text; /* blob, stored as base64 TEXT */
   pc_value hit;
   char *buf;
   pc_flight *flight;

@@ -210,10 +210,11 @@ static int json_string(sqlite3_str *s, const char *z, size_t n) {
   return SQLITE_OK;
 }
 
-static void json_base64(sqlite3_str *s, const unsigned char *p, size_t n) {
-  static const char b64[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  sqlite3_str_appendall(s, "{\"$base64\":\"");
+static const char b64[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Appends p (n bytes) in standard base64 with padding. */
+static void append_base64(sqlite3_str *s, const unsigned char *p, size_t n) {
   for (size_t i = 0; i < n; i += 3) {
     uint32_t v = (uint32_t)p[i] << 16;
     if (i + 1 < n) v |= (uint32_t)p[i + 1] << 8;
@@ -223,6 +224,41 @@ static void json_base64(sqlite3_str *s, const unsigned char *p, size_t n) {
                    i + 2 < n ? b64[v & 63] : '='};
     sqlite3_str_append(s, out, 4);
   }
+}
+
+/* Decodes base64 text (as append_base64 writes it) into a new buffer
+** (sqlite3_free); NULL if it is not such text or without memory. */
+static unsigned char *decode_base64(const char *z, size_t n, size_t *nout) {
+  if (n % 4) return NULL;
+  unsigned char *out = sqlite3_malloc64(n / 4 * 3 + 1), *w = out;
+  if (!out) return NULL;
+  for (size_t i = 0; i < n; i += 4) {
+    uint32_t v = 0;
+    int pad = 0;
+    for (int k = 0; k < 4; k++) {
+      const char *d = z[i + k] ? strchr(b64, z[i + k]) : NULL;
+      int last = i + 4 == n;
+      if (z[i + k] == '=' && last && k >= 2 && (k == 3 || z[i + 3] == '=')) {
+        pad++;
+        v <<= 6;
+      } else if (d && !pad) {
+        v = v << 6 | (uint32_t)(d - b64);
+      } else {
+        sqlite3_free(out);
+        return NULL;
+      }
+    }
+    *w++ = (unsigned char)(v >> 16);
+    if (pad < 2) *w++ = (unsigned char)(v >> 8);
+    if (pad < 1) *w++ = (unsigned char)v;
+  }
+  *nout = (size_t)(w - out);
+  return out;
+}
+
+static void json_base64(sqlite3_str *s, const unsigned char *p, size_t n) {
+  sqlite3_str_appendall(s, "{\"$base64\":\"");
+  append_base64(s, p, n);
   sqlite3_str_appendall(s, "\"}");
 }
 
@@ -299,7 +335,7 @@ static const char *envelope_payload(const pcx_cached *q, const pc_value *v,
   memcpy(head, q->magic, nhead);
   nhead += put_uint(head + nhead, q->nid);
   head[nhead++] = ':';
-  if (v->type != (q->blob ? PC_BLOB : PC_TEXT) ||
+  if (v->type != (q->blob && !q->as_text ? PC_BLOB : PC_TEXT) ||
       v->n < (size_t)nhead + q->nid || memcmp(v->p, head, (size_t)nhead) != 0 ||
       memcmp((const char *)v->p + nhead, q->id, q->nid) != 0)
     return NULL;
@@ -317,12 +353,18 @@ static int lookup(pcx_cached *q) {
   if (rc != PC_OK) return -rc; /* on_error=raise, or no memory */
   size_t n;
   const char *p = envelope_payload(q, &v, &n);
+  if (p && q->as_text) { /* a binary payload in base64 */
+    q->buf = (char *)decode_base64(p, n, &n);
+    p = q->buf;
+  }
   if (p && (!q->valid || q->valid(q->arg, p, n))) {
     q->hit = v;
     q->payload = p;
     q->npayload = n;
     return 1;
   }
+  sqlite3_free(q->buf);
+  q->buf = NULL;
   pc_value_release(&v);
   return 0;
 }
@@ -355,6 +397,9 @@ int pcx_cached_run(pcx_cached *q) {
   sqlite3 *db = q->db;
   sqlite3_str *out = NULL;
   int rc;
+  /* A binary payload goes into a cache whose serializer takes no BLOB
+  ** (json) as base64 TEXT. */
+  q->as_text = q->blob && !pc_cache_stores_type(q->c, PC_BLOB);
   q->id = make_identity(db, q->conn, q->sql, q->extra, q->nextra, &q->nid);
   if (!q->id) return SQLITE_NOMEM;
   const unsigned char *u = (const unsigned char *)q->id;
@@ -413,8 +458,26 @@ int pcx_cached_run(pcx_cached *q) {
   }
   q->buf = buf;
   if (cached) {
-    pc_value v = q->blob ? pc_blob(buf, n) : pc_text(buf, n);
+    char *text = NULL;
+    size_t ntext = n;
+    if (q->as_text) { /* the same head, then the payload in base64 */
+      sqlite3_str *t = sqlite3_str_new(db);
+      sqlite3_str_append(t, buf, (int)head);
+      append_base64(t, (const unsigned char *)buf + head, n - head);
+      rc = sqlite3_str_errcode(t);
+      ntext = (size_t)sqlite3_str_length(t);
+      text = sqlite3_str_finish(t);
+      if (rc == SQLITE_OK && !text) rc = SQLITE_NOMEM;
+      if (rc != SQLITE_OK) {
+        sqlite3_free(text);
+        return rc == SQLITE_TOOBIG ? too_big(q, limit) : rc;
+      }
+    }
+    pc_value v = q->blob && !q->as_text ? pc_blob(buf, n)
+                 : text                 ? pc_text(text, ntext)
+                                        : pc_text(buf, n);
     rc = pc_set(q->c, q->key, q->nkey, &v, q->ttl_ms, 0);
+    sqlite3_free(text);
     if (rc == PC_TOOBIG) return too_big(q, limit); /* the head tipped it */
     if (rc != PC_OK && rc != PC_DROPPED) return engine_error(q, rc);
   }

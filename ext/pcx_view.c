@@ -882,9 +882,18 @@ static int viewFilter(sqlite3_vtab_cursor *vc, int idxNum, const char *idxStr,
   }
   if (rc == SQLITE_OK && p->autoinv) rc = append_gens(p, extra);
   if (rc == SQLITE_OK) rc = sqlite3_str_errcode(extra);
-  int nextra = sqlite3_str_length(extra);
-  char *x = sqlite3_str_finish(extra);
-  if (rc == SQLITE_OK && !x && nextra) rc = SQLITE_NOMEM;
+  /* In hex: the identity stays text, for a cache that stores TEXT only. */
+  int nbin = sqlite3_str_length(extra);
+  unsigned char *bin = (unsigned char *)sqlite3_str_finish(extra);
+  if (rc == SQLITE_OK && !bin && nbin) rc = SQLITE_NOMEM;
+  int nextra = 2 * nbin;
+  char *x = rc == SQLITE_OK ? sqlite3_malloc64((size_t)nextra + 1) : NULL;
+  if (rc == SQLITE_OK && !x) rc = SQLITE_NOMEM;
+  for (int i = 0; x && i < nbin; i++) {
+    x[2 * i] = "0123456789abcdef"[bin[i] >> 4];
+    x[2 * i + 1] = "0123456789abcdef"[bin[i] & 15];
+  }
+  sqlite3_free(bin);
   pc_cache *c = NULL;
   if (rc == SQLITE_OK) {
     c = p->cache ? pcx_cache(p->conn, p->cache) : pcx_default(p->conn);

@@ -75,6 +75,13 @@ UPDATE orders SET total = 1 WHERE id = 1;
 SELECT id, total FROM user_orders(1);
 ROLLBACK;
 SELECT id, total FROM user_orders(1);
+-- Stored bytes that do not decode are a miss: the rows are computed again.
+UPDATE pcache SET value = substr(value, 1, length(value) - 3) WHERE key GLOB 'pcache:query:*';
+SELECT id, total FROM user_orders(1);
+UPDATE pcache SET value = x'00' WHERE key GLOB 'pcache:query:*';
+SELECT id, total FROM user_orders(1);
+UPDATE pcache SET value = 'pcq1:' WHERE key GLOB 'pcache:query:*';
+SELECT id, total FROM user_orders(1);
 -- DROP TABLE removes the view.
 DROP TABLE range_orders;
 SELECT * FROM range_orders(1, 15);
