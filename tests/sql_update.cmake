@@ -1,14 +1,16 @@
 # cmake -DSQLRUN=... -DEXT=... -DSRC=<source dir> -P sql_update.cmake
 # Rewrites the expected output of every SQL script (tests/sql/*.sql) and of
-# the quickstart (examples/quickstart.sql), run as the tests run them: under
+# the SQL examples (examples/*.sql), run as the tests run them: under
 # umask 000. Review the diff afterwards.
 file(GLOB scripts ${SRC}/tests/sql/*.sql)
 foreach(script ${scripts})
   string(REGEX REPLACE "\\.sql$" ".expected" expected ${script})
   list(APPEND pairs "${script}|${expected}")
 endforeach()
-list(APPEND pairs
-  "${SRC}/examples/quickstart.sql|${SRC}/tests/examples/quickstart.expected")
+foreach(example quickstart cached_views)
+  list(APPEND pairs
+    "${SRC}/examples/${example}.sql|${SRC}/tests/examples/${example}.expected")
+endforeach()
 # Scripts that use $redis get a redis-server of their own for the run.
 set(rdir ${CMAKE_CURRENT_BINARY_DIR}/redis-update)
 execute_process(COMMAND ${SRC}/tests/redis_fixture.sh start ${rdir}
