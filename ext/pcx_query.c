@@ -136,18 +136,23 @@ static void draw_nonce(void) {
     snprintf(g_nonce + 2 * i, 3, "%02x", r[i]);
 }
 
-/* The identity of a computation: the databases of db but TEMP, sql and
-** extra, each field with its length in front, so that no two setups read
-** the same. One allocation (sqlite3_free), NULL without memory. */
-static char *make_identity(sqlite3 *db, pcx_conn *conn, const char *sql,
-                           const void *extra, size_t nextra, size_t *len) {
+/* The identity of a computation: its kind (the envelope's magic: a view
+** and cache_query of one statement are two entries), the databases of db
+** but TEMP, sql and extra, each field with its length in front, so that
+** no two setups read the same. One allocation (sqlite3_free), NULL without
+*memory. */
+static char *make_identity(sqlite3 *db, pcx_conn *conn, const char *kind,
+                           const char *sql, const void *extra, size_t nextra,
+                           size_t *len) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
   pthread_once(&once, draw_nonce);
   char mem[96] = "";
-  size_t nsql = strlen(sql), size = 21 + nsql + nextra;
+  size_t nsql = strlen(sql), nkind = strlen(kind);
+  size_t size = 42 + nkind + nsql + nextra;
   for (int pass = 0; pass < 2; pass++) {
     char *id = pass ? sqlite3_malloc64(size) : NULL, *w = id;
     if (pass && !id) return NULL;
+    if (pass) w = put_field(w, kind, nkind);
     for (int i = 0;; i++) {
       const char *name = sqlite3_db_name(db, i);
       if (!name) break;
@@ -400,7 +405,8 @@ int pcx_cached_run(pcx_cached *q) {
   /* A binary payload goes into a cache whose serializer takes no BLOB
   ** (json) as base64 TEXT. */
   q->as_text = q->blob && !pc_cache_stores_type(q->c, PC_BLOB);
-  q->id = make_identity(db, q->conn, q->sql, q->extra, q->nextra, &q->nid);
+  q->id = make_identity(db, q->conn, q->magic, q->sql, q->extra, q->nextra,
+                        &q->nid);
   if (!q->id) return SQLITE_NOMEM;
   const unsigned char *u = (const unsigned char *)q->id;
   uint64_t h[2];
