@@ -80,6 +80,7 @@ typedef struct view_vtab {
   sqlite3_stmt *gens;     /* one row: each watched table's counter */
   sqlite3_stmt *schemav;  /* PRAGMA schema_version */
   int64_t checked_schema; /* the schema version whose triggers were seen */
+  char *broken; /* a stored view that cannot run: why ("pcache_view: ...") */
 } view_vtab;
 
 typedef struct view_cursor {
@@ -356,69 +357,106 @@ static int install_triggers(view_vtab *p) {
   return SQLITE_OK;
 }
 
-/* DROP TABLE: this view's watch rows, and the triggers and counters of
-** tables that no other view watches any more. */
-static int remove_triggers(view_vtab *p) {
-  sqlite3_str *s = sqlite3_str_new(p->db);
-  sqlite3_str_appendf(s,
-                      "DELETE FROM \"%w\".pcache_view_watch WHERE view = %Q;",
-                      p->schema, p->name);
-  for (int i = 0; i < p->nwatch; i++) {
-    const char *t = p->watch[i];
-    char *cond = sqlite3_mprintf(
-        "NOT EXISTS (SELECT 1 FROM \"%w\".pcache_view_watch WHERE tbl = %Q)",
-        p->schema, t);
-    if (!cond) {
-      sqlite3_free(sqlite3_str_finish(s));
-      return SQLITE_NOMEM;
-    }
-    sqlite3_str_appendf(s,
-                        "DELETE FROM \"%w\".pcache_view_gen WHERE tbl = %Q "
-                        "AND %s;",
-                        p->schema, t, cond);
-    sqlite3_free(cond);
-  }
-  char *sql = sqlite3_str_finish(s);
-  if (!sql) return SQLITE_NOMEM;
-  int rc = sqlite3_exec(p->db, sql, NULL, NULL, NULL);
+/* Runs sql (from sqlite3_mprintf; freed here) with ?1 bound to text a. */
+static int run1(sqlite3 *db, char *sql, const char *a) {
+  sqlite3_stmt *st = NULL;
+  int rc = sql ? sqlite3_prepare_v2(db, sql, -1, &st, NULL) : SQLITE_NOMEM;
   sqlite3_free(sql);
-  /* Triggers of tables whose counter went. */
-  for (int i = 0; rc == SQLITE_OK && i < p->nwatch; i++) {
-    char *q =
-        sqlite3_mprintf("SELECT 1 FROM \"%w\".pcache_view_gen WHERE tbl = %Q",
-                        p->schema, p->watch[i]);
-    sqlite3_stmt *st = NULL;
-    rc = q ? sqlite3_prepare_v2(p->db, q, -1, &st, NULL) : SQLITE_NOMEM;
-    sqlite3_free(q);
-    int kept = rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW;
-    if (rc == SQLITE_OK) rc = sqlite3_finalize(st);
-    for (int k = 0; rc == SQLITE_OK && !kept && k < 3; k++) {
+  if (rc != SQLITE_OK) return rc;
+  sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  }
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* 1 if the query sql (freed here) with ?1 = a has a row, 0 if not, or an
+** error code (negated). */
+static int exists1(sqlite3 *db, char *sql, const char *a) {
+  sqlite3_stmt *st = NULL;
+  int rc = sql ? sqlite3_prepare_v2(db, sql, -1, &st, NULL) : SQLITE_NOMEM;
+  sqlite3_free(sql);
+  if (rc != SQLITE_OK) return -rc;
+  sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+  rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -rc;
+}
+
+/* DROP TABLE: this view's watch rows, and the triggers and counters of
+** tables that no other view watches any more; the last view gone, the two
+** tables. Driven by pcache_view_watch, not by the statement, so that a
+** view whose statement no longer prepares can be dropped too. */
+static int remove_triggers(view_vtab *p) {
+  sqlite3 *db = p->db;
+  const char *sch = p->schema;
+  int rc = exists1(db,
+                   sqlite3_mprintf("SELECT 1 FROM \"%w\".sqlite_schema WHERE "
+                                   "type = 'table' AND name = ?1",
+                                   sch),
+                   "pcache_view_watch");
+  if (rc <= 0) return -rc; /* none: nothing to remove */
+  /* The tables this view watched. */
+  sqlite3_str *list = sqlite3_str_new(db);
+  sqlite3_stmt *st = NULL;
+  char *q = sqlite3_mprintf(
+      "SELECT tbl FROM \"%w\".pcache_view_watch WHERE view = ?1", sch);
+  rc = q ? sqlite3_prepare_v2(db, q, -1, &st, NULL) : SQLITE_NOMEM;
+  sqlite3_free(q);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, p->name, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      const char *t = (const char *)sqlite3_column_text(st, 0);
+      if (t) sqlite3_str_append(list, t, (int)strlen(t) + 1);
+    }
+    rc = sqlite3_finalize(st);
+  }
+  int nlist = sqlite3_str_length(list);
+  char *tables = sqlite3_str_finish(list);
+  if (rc == SQLITE_OK && nlist && !tables) rc = SQLITE_NOMEM;
+  if (rc == SQLITE_OK)
+    rc = run1(db,
+              sqlite3_mprintf(
+                  "DELETE FROM \"%w\".pcache_view_watch WHERE view = ?1", sch),
+              p->name);
+  for (const char *t = tables; rc == SQLITE_OK && t && t < tables + nlist;
+       t += strlen(t) + 1) {
+    int kept = exists1(
+        db,
+        sqlite3_mprintf("SELECT 1 FROM \"%w\".pcache_view_watch WHERE tbl = ?1",
+                        sch),
+        t);
+    if (kept < 0) rc = -kept;
+    if (kept) continue;
+    rc = run1(db,
+              sqlite3_mprintf(
+                  "DELETE FROM \"%w\".pcache_view_gen WHERE tbl = ?1", sch),
+              t);
+    for (int k = 0; rc == SQLITE_OK && k < 3; k++) {
       q = sqlite3_mprintf(
-          "DROP TRIGGER IF EXISTS \"%w\".\"pcache_view_gen:%w:%s\"", p->schema,
-          p->watch[i], trigger_ops[k]);
-      rc = q ? sqlite3_exec(p->db, q, NULL, NULL, NULL) : SQLITE_NOMEM;
+          "DROP TRIGGER IF EXISTS \"%w\".\"pcache_view_gen:%w:%s\"", sch, t,
+          trigger_ops[k]);
+      rc = q ? sqlite3_exec(db, q, NULL, NULL, NULL) : SQLITE_NOMEM;
       sqlite3_free(q);
     }
   }
-  /* The last view gone: its tables too. */
+  sqlite3_free(tables);
   if (rc == SQLITE_OK) {
-    char *q = sqlite3_mprintf("SELECT 1 FROM \"%w\".pcache_view_watch LIMIT 1",
-                              p->schema);
-    sqlite3_stmt *st = NULL;
-    rc = q ? sqlite3_prepare_v2(p->db, q, -1, &st, NULL) : SQLITE_NOMEM;
-    sqlite3_free(q);
-    int empty = rc == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE;
-    if (rc == SQLITE_OK) rc = sqlite3_finalize(st);
-    if (rc == SQLITE_OK && empty) {
+    int any = exists1(
+        db,
+        sqlite3_mprintf("SELECT ?1 FROM \"%w\".pcache_view_watch LIMIT 1", sch),
+        "");
+    if (any < 0) rc = -any;
+    if (any == 0) {
       q = sqlite3_mprintf("DROP TABLE \"%w\".pcache_view_watch;"
-                          "DROP TABLE \"%w\".pcache_view_gen;",
-                          p->schema, p->schema);
-      rc = q ? sqlite3_exec(p->db, q, NULL, NULL, NULL) : SQLITE_NOMEM;
+                          "DROP TABLE IF EXISTS \"%w\".pcache_view_gen;",
+                          sch, sch);
+      rc = q ? sqlite3_exec(db, q, NULL, NULL, NULL) : SQLITE_NOMEM;
       sqlite3_free(q);
     }
   }
   if (rc != SQLITE_OK)
-    return view_error(&p->base, rc, "%s", sqlite3_errmsg(p->db));
+    return view_error(&p->base, rc, "%s", sqlite3_errmsg(db));
   return SQLITE_OK;
 }
 
@@ -551,6 +589,7 @@ static void view_free(view_vtab *p) {
   sqlite3_free(p->name);
   sqlite3_free(p->sql);
   sqlite3_free(p->cache);
+  sqlite3_free(p->broken);
   pcx_conn_unref(p->conn);
   sqlite3_free(p->base.zErrMsg);
   sqlite3_free(p);
@@ -712,6 +751,23 @@ static int view_init(sqlite3 *db, void *pAux, int argc, const char *const *argv,
     if (rc == SQLITE_OK && create) rc = install_triggers(p);
     if (rc == SQLITE_OK) rc = prepare_gens(p);
   }
+  if (rc != SQLITE_OK && rc != SQLITE_NOMEM && !create && p->name &&
+      p->schema) {
+    /* A stored view that no longer works (a table it reads was dropped):
+    ** connected all the same, with one column, so that DROP TABLE
+    ** can remove it; every read says why it cannot run. */
+    const char *why = *pzErr ? *pzErr : p->base.zErrMsg;
+    p->broken = sqlite3_mprintf("%s", why ? why : sqlite3_errmsg(db));
+    sqlite3_free(*pzErr);
+    *pzErr = NULL;
+    sqlite3_free(p->base.zErrMsg);
+    p->base.zErrMsg = NULL;
+    sqlite3_finalize(p->run);
+    p->run = NULL;
+    p->ncol = p->nparam = 0;
+    rc = p->broken ? sqlite3_declare_vtab(db, "CREATE TABLE x(broken)")
+                   : SQLITE_NOMEM;
+  }
   if (rc != SQLITE_OK) {
     if (!*pzErr && p->base.zErrMsg) {
       *pzErr = p->base.zErrMsg;
@@ -774,6 +830,13 @@ static int viewRename(sqlite3_vtab *vt, const char *zNew) {
 ** the arguments reach xFilter in parameter order. */
 static int viewBestIndex(sqlite3_vtab *vt, sqlite3_index_info *info) {
   view_vtab *p = (view_vtab *)vt;
+  if (p->broken) {
+    sqlite3_free(vt->zErrMsg);
+    vt->zErrMsg = sqlite3_mprintf("%s (drop the view, or make again what it "
+                                  "reads)",
+                                  p->broken);
+    return vt->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
+  }
   int unusable = 0;
   for (int k = 0; k < p->nparam; k++) {
     int found = -1;

@@ -86,6 +86,15 @@ DROP TABLE orders;
 CREATE TABLE orders(id INTEGER PRIMARY KEY, user_id INTEGER, total REAL);
 SELECT * FROM all_orders;
 DROP TABLE all_orders;
+-- A view whose statement no longer prepares (its table is gone) says so
+-- when read, and can still be dropped, its triggers and tables with it.
+CREATE TABLE gone(x);
+CREATE VIRTUAL TABLE gone_view USING pcache_view(sql='SELECT x FROM gone', invalidate=auto);
+DROP TABLE gone;
+.open auto.db
+SELECT * FROM gone_view;
+DROP TABLE gone_view;
+SELECT name FROM sqlite_schema WHERE name GLOB 'pcache*' OR name GLOB 'gone*';
 -- What cannot be watched is an error when the view is made.
 CREATE VIRTUAL TABLE bad USING pcache_view(sql='SELECT * FROM pcache', invalidate=auto);
 CREATE VIRTUAL TABLE bad USING pcache_view(sql='SELECT name FROM sqlite_schema', invalidate=auto);
