@@ -398,7 +398,7 @@ static int too_big(pcx_cached *q, int64_t limit) {
                    (long long)limit);
 }
 
-int pcx_cached_run(pcx_cached *q) {
+static int cached_run(pcx_cached *q) {
   sqlite3 *db = q->db;
   sqlite3_str *out = NULL;
   int rc;
@@ -490,6 +490,16 @@ int pcx_cached_run(pcx_cached *q) {
   q->payload = buf + head;
   q->npayload = n - head;
   return SQLITE_OK;
+}
+
+int pcx_cached_run(pcx_cached *q) {
+  int rc = cached_run(q);
+  /* The result is stored (or failed): waiters go on now, not when the
+  ** caller is done with the payload (a view's cursor lives as long as its
+  ** statement; another cursor of it may need the same key). */
+  pc_flight_end(q->flight);
+  q->flight = NULL;
+  return rc;
 }
 
 void pcx_cached_done(pcx_cached *q) {

@@ -62,6 +62,39 @@
 
 enum { TAG_NULL, TAG_INT, TAG_REAL, TAG_TEXT, TAG_BLOB };
 
+/* A list of names (tables, columns). */
+typedef struct name_list {
+  int n;
+  char **z; /* sqlite3_free each and the array */
+} name_list;
+
+static void list_free(name_list *l) {
+  for (int i = 0; i < l->n; i++)
+    sqlite3_free(l->z[i]);
+  sqlite3_free(l->z);
+  l->n = 0;
+  l->z = NULL;
+}
+
+static int list_has(const name_list *l, const char *t) {
+  for (int i = 0; i < l->n; i++)
+    if (sqlite3_stricmp(l->z[i], t) == 0) return 1;
+  return 0;
+}
+
+static int list_add(name_list *l, const char *t) {
+  if (list_has(l, t)) return SQLITE_OK;
+  char **w = sqlite3_realloc64(l->z, sizeof *w * (size_t)(l->n + 1));
+  char *copy = sqlite3_mprintf("%s", t);
+  if (w) l->z = w;
+  if (!w || !copy) {
+    sqlite3_free(copy);
+    return SQLITE_NOMEM;
+  }
+  l->z[l->n++] = copy;
+  return SQLITE_OK;
+}
+
 typedef struct view_vtab {
   sqlite3_vtab base;
   sqlite3 *db;
@@ -75,8 +108,8 @@ typedef struct view_vtab {
   sqlite3_stmt *run; /* the statement, prepared once */
   /* invalidate=auto */
   int autoinv;
-  int nwatch;
-  char **watch;           /* table names, sqlite3_free each and the array */
+  name_list watch;        /* the tables read */
+  name_list cols;         /* the result column names, as declared */
   sqlite3_stmt *gens;     /* one row: each watched table's counter */
   sqlite3_stmt *schemav;  /* PRAGMA schema_version */
   int64_t checked_schema; /* the schema version whose triggers were seen */
@@ -202,6 +235,16 @@ static int payload_valid(void *arg, const char *z, size_t n) {
 
 /* ---- Computing on a miss ---- */
 
+/* Whether st returns the columns the view declared (names and number). */
+static int same_columns(const view_vtab *p, sqlite3_stmt *st) {
+  if (sqlite3_column_count(st) != p->ncol) return 0;
+  for (int i = 0; i < p->ncol; i++) {
+    const char *z = sqlite3_column_name(st, i);
+    if (!z || strcmp(z, p->cols.z[i]) != 0) return 0;
+  }
+  return 1;
+}
+
 static int view_compute(void *arg, sqlite3_str *out, int64_t limit,
                         char **err) {
   view_cursor *cur = arg;
@@ -213,17 +256,28 @@ static int view_compute(void *arg, sqlite3_str *out, int64_t limit,
     if (rc != SQLITE_OK) return rc;
     st = own;
   }
-  if (sqlite3_column_count(st) != p->ncol) {
-    *err = sqlite3_mprintf("sql now returns %d columns, the view has %d "
-                           "(drop the view and create it again)",
-                           sqlite3_column_count(st), p->ncol);
+  rc = SQLITE_OK;
+  for (int i = 0; i < p->nparam && rc == SQLITE_OK; i++)
+    rc = sqlite3_bind_value(st, i + 1, cur->args[i]);
+  if (rc != SQLITE_OK) {
+    sqlite3_clear_bindings(st);
     sqlite3_finalize(own);
-    return *err ? SQLITE_SCHEMA : SQLITE_NOMEM;
+    return rc;
   }
-  for (int i = 0; i < p->nparam; i++)
-    sqlite3_bind_value(st, i + 1, cur->args[i]);
   put32(out, (uint32_t)p->ncol);
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  int first = 1;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW || first) {
+    /* After the first step: a schema change re-prepares the statement,
+    ** and the view's columns are fixed when it connects. */
+    if (first && (rc == SQLITE_ROW || rc == SQLITE_DONE) &&
+        !same_columns(p, st)) {
+      *err = sqlite3_mprintf("sql now returns other columns than the view "
+                             "has (drop the view and create it again)");
+      rc = *err ? SQLITE_ERROR : SQLITE_NOMEM;
+      break;
+    }
+    first = 0;
+    if (rc != SQLITE_ROW) break;
     for (int i = 0; i < p->ncol && rc == SQLITE_ROW; i++)
       if (put_value(out, sqlite3_column_value(st, i)) != SQLITE_OK)
         rc = SQLITE_NOMEM;
@@ -238,7 +292,7 @@ static int view_compute(void *arg, sqlite3_str *out, int64_t limit,
     }
   }
   if (rc == SQLITE_DONE) rc = SQLITE_OK;
-  if (rc != SQLITE_OK && rc != SQLITE_TOOBIG && rc != SQLITE_NOMEM)
+  if (rc != SQLITE_OK && rc != SQLITE_TOOBIG && rc != SQLITE_NOMEM && !*err)
     *err = sqlite3_mprintf("%s", sqlite3_errmsg(p->db));
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
@@ -248,8 +302,9 @@ static int view_compute(void *arg, sqlite3_str *out, int64_t limit,
 
 /* ---- invalidate=auto ---- */
 
-/* The tables that p->sql reads, from the b-trees its program opens. */
-static int find_tables(view_vtab *p, char **err) {
+/* The tables that p->sql reads, from the b-trees its program opens, into
+** out. On an error *err may say why (else the connection's message). */
+static int find_tables(view_vtab *p, name_list *out, char **err) {
   sqlite3_stmt *ex = NULL, *name = NULL;
   char *z = sqlite3_mprintf("EXPLAIN %s", p->sql);
   int rc = z ? sqlite3_prepare_v2(p->db, z, -1, &ex, NULL) : SQLITE_NOMEM;
@@ -261,9 +316,13 @@ static int find_tables(view_vtab *p, char **err) {
     rc = z ? sqlite3_prepare_v2(p->db, z, -1, &name, NULL) : SQLITE_NOMEM;
     sqlite3_free(z);
   }
-  while (rc == SQLITE_OK && sqlite3_step(ex) == SQLITE_ROW) {
+  int step;
+  while (rc == SQLITE_OK && (step = sqlite3_step(ex)) == SQLITE_ROW) {
     const char *op = (const char *)sqlite3_column_text(ex, 1);
-    if (!op) continue;
+    if (!op) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
     if (strcmp(op, "VOpen") == 0) {
       *err = sqlite3_mprintf("invalidate=auto cannot watch a virtual table, "
                              "and sql reads one");
@@ -281,38 +340,23 @@ static int find_tables(view_vtab *p, char **err) {
       break;
     }
     sqlite3_bind_int(name, 1, root);
-    const char *t = NULL;
-    if (sqlite3_step(name) == SQLITE_ROW)
-      t = (const char *)sqlite3_column_text(name, 0);
-    if (!t) {
+    int found = sqlite3_step(name);
+    if (found == SQLITE_ROW) {
+      const char *t = (const char *)sqlite3_column_text(name, 0);
+      rc = t ? list_add(out, t) : SQLITE_NOMEM;
+    } else if (found == SQLITE_DONE) {
       *err = sqlite3_mprintf("invalidate=auto cannot watch the schema "
                              "table, and sql reads it");
       rc = SQLITE_ERROR;
-      break;
-    }
-    int seen = 0;
-    for (int i = 0; i < p->nwatch && !seen; i++)
-      seen = sqlite3_stricmp(p->watch[i], t) == 0;
-    if (!seen) {
-      char **w =
-          sqlite3_realloc64(p->watch, sizeof *w * (size_t)(p->nwatch + 1));
-      char *copy = sqlite3_mprintf("%s", t);
-      if (w) p->watch = w;
-      if (!w || !copy) {
-        sqlite3_free(copy);
-        rc = SQLITE_NOMEM;
-        break;
-      }
-      p->watch[p->nwatch++] = copy;
+    } else {
+      rc = found;
     }
     sqlite3_reset(name);
   }
-  if (rc == SQLITE_OK)
-    rc = sqlite3_finalize(ex);
-  else
-    sqlite3_finalize(ex);
+  if (rc == SQLITE_OK && step != SQLITE_DONE) rc = step;
+  sqlite3_finalize(ex);
   sqlite3_finalize(name);
-  if (rc == SQLITE_OK && p->nwatch == 0) {
+  if (rc == SQLITE_OK && out->n == 0) {
     *err = sqlite3_mprintf("invalidate=auto: sql reads no table");
     rc = SQLITE_ERROR;
   }
@@ -332,20 +376,23 @@ static int install_triggers(view_vtab *p) {
       "CREATE TABLE IF NOT EXISTS \"%w\".pcache_view_watch(view TEXT, tbl "
       "TEXT, PRIMARY KEY(view, tbl)) WITHOUT ROWID;",
       p->schema, p->schema);
-  for (int i = 0; i < p->nwatch; i++) {
-    const char *t = p->watch[i];
+  for (int i = 0; i < p->watch.n; i++) {
+    const char *t = p->watch.z[i];
     sqlite3_str_appendf(
         s,
-        "INSERT OR IGNORE INTO \"%w\".pcache_view_gen VALUES(%Q, 0);"
+        "INSERT OR IGNORE INTO \"%w\".pcache_view_gen VALUES(%Q, random());"
         "INSERT OR IGNORE INTO \"%w\".pcache_view_watch VALUES(%Q, %Q);",
         p->schema, t, p->schema, p->name, t);
+    /* Made anew: one of this name may sit on a table renamed since. */
     for (int k = 0; k < 3; k++)
       sqlite3_str_appendf(
           s,
-          "CREATE TRIGGER IF NOT EXISTS \"%w\".\"pcache_view_gen:%w:%s\" "
-          "AFTER %s ON \"%w\" BEGIN UPDATE pcache_view_gen SET gen = gen + 1 "
+          "DROP TRIGGER IF EXISTS \"%w\".\"pcache_view_gen:%w:%s\";"
+          "CREATE TRIGGER \"%w\".\"pcache_view_gen:%w:%s\" "
+          "AFTER %s ON \"%w\" BEGIN UPDATE pcache_view_gen SET gen = random() "
           "WHERE tbl = %Q; END;",
-          p->schema, t, trigger_ops[k], trigger_ops[k], t, t);
+          p->schema, t, trigger_ops[k], p->schema, t, trigger_ops[k],
+          trigger_ops[k], t, t);
   }
   char *sql = sqlite3_str_finish(s);
   if (!sql) return SQLITE_NOMEM;
@@ -405,12 +452,17 @@ static int remove_triggers(view_vtab *p) {
   sqlite3_free(q);
   if (rc == SQLITE_OK) {
     sqlite3_bind_text(st, 1, p->name, -1, SQLITE_STATIC);
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
       const char *t = (const char *)sqlite3_column_text(st, 0);
-      if (t) sqlite3_str_append(list, t, (int)strlen(t) + 1);
+      if (t)
+        sqlite3_str_append(list, t, (int)strlen(t) + 1);
+      else
+        rc = SQLITE_NOMEM;
     }
-    rc = sqlite3_finalize(st);
+    int frc = sqlite3_finalize(st);
+    if (rc == SQLITE_OK) rc = frc;
   }
+  if (rc == SQLITE_OK) rc = sqlite3_str_errcode(list);
   int nlist = sqlite3_str_length(list);
   char *tables = sqlite3_str_finish(list);
   if (rc == SQLITE_OK && nlist && !tables) rc = SQLITE_NOMEM;
@@ -460,18 +512,37 @@ static int remove_triggers(view_vtab *p) {
   return SQLITE_OK;
 }
 
-/* Whether every watched table still has its three triggers. */
+/* After a schema change: every watched table still has its three
+** triggers (on the table of that name: a renamed table takes its
+** triggers along), and the statement reads no table it did not. */
 static int check_triggers(view_vtab *p) {
+  name_list now = {0};
+  char *why = NULL;
+  int rc = find_tables(p, &now, &why);
+  for (int i = 0; rc == SQLITE_OK && i < now.n; i++) {
+    if (list_has(&p->watch, now.z[i])) continue;
+    why = sqlite3_mprintf("sql now reads table %s, which the view does not "
+                          "watch: drop the view and create it again",
+                          now.z[i]);
+    rc = SQLITE_ERROR;
+  }
+  list_free(&now);
+  if (rc != SQLITE_OK) {
+    rc = view_error(&p->base, rc, "%s", why ? why : sqlite3_errmsg(p->db));
+    sqlite3_free(why);
+    return rc;
+  }
   sqlite3_stmt *st = NULL;
   char *q = sqlite3_mprintf(
       "SELECT count(*) FROM \"%w\".sqlite_schema WHERE type = 'trigger' AND "
-      "name = 'pcache_view_gen:' || ?1 || ':' || ?2",
+      "name = 'pcache_view_gen:' || ?1 || ':' || ?2 AND "
+      "tbl_name = ?1 COLLATE NOCASE",
       p->schema);
-  int rc = q ? sqlite3_prepare_v2(p->db, q, -1, &st, NULL) : SQLITE_NOMEM;
+  rc = q ? sqlite3_prepare_v2(p->db, q, -1, &st, NULL) : SQLITE_NOMEM;
   sqlite3_free(q);
-  for (int i = 0; rc == SQLITE_OK && i < p->nwatch; i++) {
+  for (int i = 0; rc == SQLITE_OK && i < p->watch.n; i++) {
     for (int k = 0; rc == SQLITE_OK && k < 3; k++) {
-      sqlite3_bind_text(st, 1, p->watch[i], -1, SQLITE_STATIC);
+      sqlite3_bind_text(st, 1, p->watch.z[i], -1, SQLITE_STATIC);
       sqlite3_bind_text(st, 2, trigger_ops[k], -1, SQLITE_STATIC);
       rc = sqlite3_step(st);
       int n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
@@ -480,9 +551,9 @@ static int check_triggers(view_vtab *p) {
         sqlite3_finalize(st);
         return view_error(&p->base, SQLITE_ERROR,
                           "table %s lost the triggers of invalidate=auto "
-                          "(was it dropped and made again?): drop the view "
-                          "and create it again",
-                          p->watch[i]);
+                          "(was it dropped or renamed, and made again?): "
+                          "drop the view and create it again",
+                          p->watch.z[i]);
       }
     }
   }
@@ -496,11 +567,11 @@ static int check_triggers(view_vtab *p) {
 static int prepare_gens(view_vtab *p) {
   sqlite3_str *s = sqlite3_str_new(p->db);
   sqlite3_str_appendall(s, "SELECT ");
-  for (int i = 0; i < p->nwatch; i++)
+  for (int i = 0; i < p->watch.n; i++)
     sqlite3_str_appendf(s,
                         "%s(SELECT gen FROM \"%w\".pcache_view_gen WHERE tbl "
                         "= %Q)",
-                        i ? ", " : "", p->schema, p->watch[i]);
+                        i ? ", " : "", p->schema, p->watch.z[i]);
   char *sql = sqlite3_str_finish(s);
   int rc = sql ? sqlite3_prepare_v3(p->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
                                     &p->gens, NULL)
@@ -536,13 +607,13 @@ static int append_gens(view_vtab *p, sqlite3_str *extra) {
   }
   put64(extra, (uint64_t)sv);
   rc = sqlite3_step(p->gens);
-  for (int i = 0; rc == SQLITE_ROW && i < p->nwatch; i++) {
+  for (int i = 0; rc == SQLITE_ROW && i < p->watch.n; i++) {
     if (sqlite3_column_type(p->gens, i) == SQLITE_NULL) {
       sqlite3_reset(p->gens);
       return view_error(&p->base, SQLITE_ERROR,
                         "the change counter of table %s is missing from "
                         "pcache_view_gen: drop the view and create it again",
-                        p->watch[i]);
+                        p->watch.z[i]);
     }
     put64(extra, (uint64_t)sqlite3_column_int64(p->gens, i));
   }
@@ -582,9 +653,8 @@ static void view_free(view_vtab *p) {
   sqlite3_finalize(p->run);
   sqlite3_finalize(p->gens);
   sqlite3_finalize(p->schemav);
-  for (int i = 0; i < p->nwatch; i++)
-    sqlite3_free(p->watch[i]);
-  sqlite3_free(p->watch);
+  list_free(&p->watch);
+  list_free(&p->cols);
   sqlite3_free(p->schema);
   sqlite3_free(p->name);
   sqlite3_free(p->sql);
@@ -739,20 +809,36 @@ static int view_init(sqlite3 *db, void *pAux, int argc, const char *const *argv,
     if (rc != SQLITE_OK && why) view_error(&p->base, rc, "%s", why);
     sqlite3_free(why);
   }
+  int declared = 0;
   if (rc == SQLITE_OK) {
     p->ncol = sqlite3_column_count(p->run);
     p->nparam = sqlite3_bind_parameter_count(p->run);
     rc = declare(p, p->run);
+    declared = rc == SQLITE_OK;
+    for (int i = 0; rc == SQLITE_OK && i < p->ncol; i++) {
+      const char *z = sqlite3_column_name(p->run, i);
+      char **w = sqlite3_realloc64(p->cols.z, sizeof *w * (size_t)(i + 1));
+      char *copy = z ? sqlite3_mprintf("%s", z) : NULL;
+      if (w) p->cols.z = w;
+      if (!w || !copy) {
+        sqlite3_free(copy);
+        rc = SQLITE_NOMEM;
+      } else {
+        p->cols.z[p->cols.n++] = copy;
+      }
+    }
   }
   if (rc == SQLITE_OK && p->autoinv) {
-    rc = find_tables(p, &why);
-    if (rc != SQLITE_OK && why) view_error(&p->base, rc, "%s", why);
+    rc = find_tables(p, &p->watch, &why);
+    if (rc != SQLITE_OK && rc != SQLITE_NOMEM)
+      view_error(&p->base, rc, "%s", why ? why : sqlite3_errmsg(db));
     sqlite3_free(why);
     if (rc == SQLITE_OK && create) rc = install_triggers(p);
     if (rc == SQLITE_OK) rc = prepare_gens(p);
   }
-  if (rc != SQLITE_OK && rc != SQLITE_NOMEM && !create && p->name &&
-      p->schema) {
+  int transient = rc == SQLITE_NOMEM || (rc & 0xff) == SQLITE_BUSY ||
+                  (rc & 0xff) == SQLITE_LOCKED;
+  if (rc != SQLITE_OK && !transient && !create && p->name && p->schema) {
     /* A stored view that no longer works (a table it reads was dropped):
     ** connected all the same, with one column, so that DROP TABLE
     ** can remove it; every read says why it cannot run. */
@@ -765,8 +851,9 @@ static int view_init(sqlite3 *db, void *pAux, int argc, const char *const *argv,
     sqlite3_finalize(p->run);
     p->run = NULL;
     p->ncol = p->nparam = 0;
-    rc = p->broken ? sqlite3_declare_vtab(db, "CREATE TABLE x(broken)")
-                   : SQLITE_NOMEM;
+    rc = !p->broken ? SQLITE_NOMEM
+         : declared ? SQLITE_OK /* once only; every read fails anyway */
+                    : sqlite3_declare_vtab(db, "CREATE TABLE x(broken)");
   }
   if (rc != SQLITE_OK) {
     if (!*pzErr && p->base.zErrMsg) {
@@ -833,7 +920,7 @@ static int viewBestIndex(sqlite3_vtab *vt, sqlite3_index_info *info) {
   if (p->broken) {
     sqlite3_free(vt->zErrMsg);
     vt->zErrMsg = sqlite3_mprintf("%s (drop the view, or make again what it "
-                                  "reads)",
+                                  "reads and open the database again)",
                                   p->broken);
     return vt->zErrMsg ? SQLITE_ERROR : SQLITE_NOMEM;
   }
@@ -936,7 +1023,9 @@ static int viewFilter(sqlite3_vtab_cursor *vc, int idxNum, const char *idxStr,
   view_cursor *cur = (view_cursor *)vc;
   view_vtab *p = (view_vtab *)vc->pVtab;
   view_cursor_reset(cur);
-  if (argc != p->nparam) return SQLITE_INTERNAL;
+  if (argc != p->nparam) /* xBestIndex asks for every argument */
+    return view_error(vc->pVtab, SQLITE_INTERNAL, "%d arguments, not %d", argc,
+                      p->nparam);
   sqlite3_str *extra = sqlite3_str_new(p->db);
   int rc = SQLITE_OK;
   for (int i = 0; i < p->nparam && rc == SQLITE_OK; i++) {

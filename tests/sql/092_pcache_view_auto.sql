@@ -104,3 +104,45 @@ CREATE TABLE aux.t(x);
 CREATE VIRTUAL TABLE bad USING pcache_view(sql='SELECT x FROM aux.t', invalidate=auto);
 CREATE TEMP TABLE tt(x);
 CREATE VIRTUAL TABLE bad USING pcache_view(sql='SELECT x FROM tt', invalidate=auto);
+DETACH aux;
+DROP TABLE tt;
+-- A watched table renamed, and another made under its name: the triggers
+-- went with the renamed table, and the view says so rather than serve the
+-- new table's rows unguarded.
+CREATE TABLE r(x);
+CREATE VIRTUAL TABLE r_count USING pcache_view(sql='SELECT count(*) AS n FROM r', invalidate=auto);
+SELECT * FROM r_count;
+ALTER TABLE r RENAME TO r_old;
+CREATE TABLE r(x);
+SELECT * FROM r_count;
+-- Making a view on the new table puts triggers on it again.
+CREATE VIRTUAL TABLE r_count2 USING pcache_view(sql='SELECT count(*) AS n FROM r', invalidate=auto);
+INSERT INTO r VALUES (1), (2);
+SELECT * FROM r_count2;
+INSERT INTO r VALUES (3);
+SELECT * FROM r_count2;
+-- A view the statement reads, redefined to read another table: the view
+-- notices the table it does not watch.
+CREATE TABLE a(x);
+CREATE TABLE b(x);
+CREATE VIEW ab AS SELECT x FROM a;
+CREATE VIRTUAL TABLE ab_count USING pcache_view(sql='SELECT count(*) AS n FROM ab', invalidate=auto);
+SELECT * FROM ab_count;
+DROP VIEW ab;
+CREATE VIEW ab AS SELECT x FROM b;
+SELECT * FROM ab_count;
+-- ... or returns other columns: an error, never values in the wrong
+-- columns.
+CREATE VIEW cols AS SELECT x FROM a;
+CREATE VIRTUAL TABLE cols_view USING pcache_view(sql='SELECT * FROM cols WHERE ?1 IS NOT NULL');
+INSERT INTO a VALUES (1);
+SELECT * FROM cols_view(1);
+DROP VIEW cols;
+CREATE VIEW cols AS SELECT 'new' AS y, x FROM a;
+SELECT * FROM cols_view(2);
+-- Two cursors of one statement on one key that is not stored (an expired
+-- entry): the second does not wait for the first.
+CREATE VIRTUAL TABLE short_lived USING pcache_view(sql='SELECT x FROM a', ttl=0.001);
+INSERT INTO a SELECT value FROM json_each(json_array(2, 3));
+WITH RECURSIVE n(i) AS (SELECT 4 UNION ALL SELECT i + 1 FROM n WHERE i < 500) INSERT INTO a SELECT i FROM n;
+SELECT count(*) FROM short_lived s1, short_lived s2 WHERE s1.x = s2.x;

@@ -129,7 +129,7 @@ int main(int argc, char **argv) {
   if (!failed && g_mode != MODE_QUERY)
     failed =
         exec(db, g_mode == MODE_VIEW ? "CREATE VIRTUAL TABLE flight_view USING "
-                                       "pcache_view(sql='" QUERY "', ttl=1)"
+                                       "pcache_view(sql='" QUERY "', ttl=2)"
                                      : "CREATE VIRTUAL TABLE flight_view USING "
                                        "pcache_view(sql='" QUERY "', ttl=60, "
                                        "invalidate=auto)");
@@ -160,7 +160,7 @@ int main(int argc, char **argv) {
         failed = 1;
       }
     if (g_mode == MODE_VIEW) { /* a real expiry */
-      struct timespec ts = {1, 200 * 1000 * 1000};
+      struct timespec ts = {2, 200 * 1000 * 1000};
       nanosleep(&ts, NULL);
       continue;
     }
