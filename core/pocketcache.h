@@ -308,6 +308,21 @@ void pc_set_clock(const pc_clock *clk);
 int64_t pc_now_mono_ms(void);
 int64_t pc_now_wall_ms(void);
 
+/*
+** The SQL surface, for programs that link the library (libpocketcache)
+** rather than load the extension: registers the functions and virtual
+** tables on a connection, as `.load pocketcache` does. To have it on
+** every connection the program opens:
+**
+**   sqlite3_auto_extension((void (*)(void))sqlite3_pocketcache_init);
+**
+** Its types are SQLite's, declared here only by name.
+*/
+struct sqlite3;
+struct sqlite3_api_routines;
+int sqlite3_pocketcache_init(struct sqlite3 *db, char **pzErrMsg,
+                             const struct sqlite3_api_routines *pApi);
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,7 +7,7 @@ foreach(script ${scripts})
   string(REGEX REPLACE "\\.sql$" ".expected" expected ${script})
   list(APPEND pairs "${script}|${expected}")
 endforeach()
-foreach(example quickstart cached_views)
+foreach(example quickstart cached_views rate_limit sessions)
   list(APPEND pairs
     "${SRC}/examples/${example}.sql|${SRC}/tests/examples/${example}.expected")
 endforeach()

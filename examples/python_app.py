@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Caching slow API responses on disk with PocketCache, from Python.
 
-    /usr/bin/python3 examples/api_cache.py build/pocketcache.so [cache_dir]
+    /usr/bin/python3 examples/python_app.py build/pocketcache.so [cache_dir]
 
 The responses go to a filesystem cache (an SQLite file in cache_dir,
 default: a new temporary directory), so they survive the program and are
