@@ -1,0 +1,28 @@
+#!/bin/sh
+# check_reference.sh EXTENSION SOURCE_DIR [README]: every SQL function and virtual
+# table the extension registers, and every configuration key the parser
+# accepts, appears in the README's reference (as `name`).
+set -eu
+ext=$1
+src=$2
+readme=${3:-$src/README.md}
+missing=0
+# What loading the extension adds to a connection.
+before=$(sqlite3 :memory: "SELECT DISTINCT name FROM pragma_function_list
+                           UNION SELECT name FROM pragma_module_list" | sort)
+after=$(sqlite3 :memory: ".load $ext" "SELECT DISTINCT name FROM pragma_function_list
+                           UNION SELECT name FROM pragma_module_list" | sort)
+names=$(printf '%s\n%s\n' "$before" "$after" | sort | uniq -u)
+# The configuration keys: the parser's table (core/pc_config.c).
+keys=$(sed -n 's/.*\.name = "\([a-z_]*\)".*/\1/p' "$src/core/pc_config.c")
+test -n "$names" && test -n "$keys" ||
+  { echo "check_reference: found no names"; exit 1; }
+for n in $names $keys; do
+  if ! grep -q "\`$n[\`(]" "$readme" && ! grep -q "\`$n=" "$readme"; then
+    echo "check_reference: '$n' is not in README.md"
+    missing=1
+  fi
+done
+echo "check_reference: $(echo $names | wc -w) SQL names, $(echo $keys | wc -w) configuration keys"
+test $missing -eq 0 && echo "check_reference: ok"
+exit $missing
