@@ -77,6 +77,7 @@ struct pc_cache {
   void *b;                      /* be->close */
   const pc_serializer *ser;     /* static */
   _Atomic int refs;
+  _Atomic int closed; /* pc_cache_close took it out of the registry */
   pc_stripe *stripes; /* PC_STRIPES, 64-byte aligned inside stripes_raw */
   void *stripes_raw;  /* pc__free */
   pc_tier *tier;      /* tier_free; NULL without local_max_bytes */
@@ -447,8 +448,13 @@ int pc_cache_close(const char *name) {
   }
   pthread_mutex_unlock(&g_reg_mutex);
   if (!c) return PC_NOTFOUND;
+  atomic_store(&c->closed, 1); /* pending async operations are cancelled */
   pc_cache_release(c);
   return PC_OK;
+}
+
+int pc__cache_closed(const pc_cache *c) {
+  return atomic_load(&c->closed);
 }
 
 static int cmp_names(const void *a, const void *b) {

@@ -20,6 +20,8 @@
 void *pc__malloc(size_t n); /* the engine allocator; NULL on failure */
 void *pc__realloc(void *p, size_t n);
 void pc__free(void *p);
+/* Whether pc_cache_close has taken c out of the registry. */
+int pc__cache_closed(const pc_cache *c);
 char *pc__strdup(const char *z);
 
 /* The TTL rule of SPEC §3, as every "bad ttl" message words it. */

@@ -47,6 +47,7 @@ extern "C" {
 #define PC_DONE 8        /* iteration finished */
 #define PC_UNAVAILABLE 9 /* the store cannot be reached now (redis) */
 #define PC_DROPPED 10    /* set under on_error=fallback: not stored */
+#define PC_CANCELLED 11  /* async: the cache was closed before it ran */
 
 /* ---- Values ---- */
 #define PC_NULL 0
@@ -307,6 +308,37 @@ typedef struct pc_clock {
 void pc_set_clock(const pc_clock *clk);
 int64_t pc_now_mono_ms(void);
 int64_t pc_now_wall_ms(void);
+
+/*
+** Asynchronous get, set and delete (core/pc_async.c): each returns at
+** once; its callback runs later on one of a few worker threads, with the
+** outcome of pc_get / pc_set / pc_delete (rc PC_OK, PC_NOTFOUND, PC_EXISTS
+** for a set with PC_SET_NX, or an error with errmsg), or PC_CANCELLED if
+** the cache was closed (pc_cache_close) before a worker reached it.
+**   - PC_OK from a submission: the callback will run exactly once. An
+**     error: nothing was queued and no callback runs.
+**   - The key and a set's value are copied at submission; the cache is
+**     held until the callback has returned.
+**   - r->value (a get's PC_OK) and r->errmsg are valid during the callback
+**     only: copy what you keep.
+**   - Operations start in the order they were submitted; with several
+**     workers, they may finish in another order.
+** pc_async_wait() returns PC_OK once every operation submitted before the
+** call has had its callback, or PC_ERROR after timeout_ms.
+*/
+typedef struct pc_async_result {
+  int rc;
+  pc_value value;     /* get, rc PC_OK */
+  const char *errmsg; /* rc an error or PC_CANCELLED; else NULL */
+} pc_async_result;
+typedef void (*pc_async_cb)(void *arg, const pc_async_result *r);
+int pc_get_async(pc_cache *c, const void *key, size_t nkey, pc_async_cb cb,
+                 void *arg);
+int pc_set_async(pc_cache *c, const void *key, size_t nkey, const pc_value *v,
+                 int64_t ttl_ms, int flags, pc_async_cb cb, void *arg);
+int pc_delete_async(pc_cache *c, const void *key, size_t nkey, pc_async_cb cb,
+                    void *arg);
+int pc_async_wait(int timeout_ms);
 
 /*
 ** The SQL surface, for programs that link the library (libpocketcache)
