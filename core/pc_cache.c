@@ -497,7 +497,7 @@ int pc_cache_stores_type(const pc_cache *c, int type) {
   v.p = "";
   unsigned char scratch[64], *enc;
   size_t n;
-  int rc = c->ser->encode(&v, scratch, sizeof scratch, &enc, &n);
+  int rc = pc__ser_encode(c->ser, &v, scratch, sizeof scratch, &enc, &n);
   if (rc == PC_OK && enc != scratch) pc__free(enc);
   return rc == PC_OK;
 }
@@ -570,7 +570,7 @@ static inline void count_lookup(pc_cache *c, int rc) {
 static int decode_slow(pc_cache *c, pc_buf *buf, pc_value *out) {
   void (*release)(void *) = buf->free_fn;
   out->free_fn = NULL; /* a decoder writes *out only on success */
-  int rc = c->ser->decode(buf->p, buf->n, out, &release);
+  int rc = pc__ser_decode(c->ser, buf->p, buf->n, out, &release);
   if (release) release((void *)buf->p);
   buf->free_fn = NULL;
   if (rc != PC_OK) {
@@ -786,7 +786,7 @@ int pc_set(pc_cache *c, const void *key, size_t nkey, const pc_value *v,
   /* Small encodings stay on the stack: the backend copies them anyway. */
   unsigned char scratch[512], *enc;
   size_t nenc;
-  rc = c->ser->encode(v, scratch, sizeof scratch, &enc, &nenc);
+  rc = pc__ser_encode(c->ser, v, scratch, sizeof scratch, &enc, &nenc);
   if (rc) return rc;
   if ((int64_t)nenc > c->cfg.max_value_bytes + 16) {
     if (enc != scratch) pc__free(enc);
@@ -858,6 +858,11 @@ int pc_incr(pc_cache *c, const void *key, size_t nkey, int64_t delta,
   if (!c->be->incr)
     return pc__error(PC_UNSUPPORTED, "incr is not supported by backend %s",
                      c->be->name);
+  if (!c->ser->ints)
+    return pc__error(PC_UNSUPPORTED,
+                     "incr is not supported with serializer %s (the "
+                     "backends add to integers in a format they know)",
+                     c->ser->name);
   int64_t now, expires = expiry_for(c, ttl_ms, &now);
   rc = c->be->incr(c->b, key, nkey, delta, expires, now, c->ser->ints, result);
   tier_invalidate(c, key, nkey);

@@ -219,7 +219,7 @@ static const pc_int_codec native_ints = {native_int_decode, native_int_encode,
 
 /* The type-exact default serializer (see the header comment). */
 const pc_serializer pc__native_serializer = {"native", native_encode,
-                                             native_decode, &native_ints};
+                                             native_decode, &native_ints, NULL};
 
 /* ---- json: numbers ---- */
 
@@ -813,14 +813,112 @@ static const pc_int_codec json_ints = {json_int_decode, json_int_encode,
 
 /* The portable serializer: values as JSON text (see the header comment). */
 const pc_serializer pc__json_serializer = {"json", json_encode, json_decode,
-                                           &json_ints};
+                                           &json_ints, NULL};
 
 /* ---- Lookup ---- */
 
 /* The serializer called `name` ("native" or "json"), or NULL. */
+/* ---- Registered serializers ---- */
+
+#define PC_MAX_SERIALIZERS 16
+#define PC_SERIALIZER_NAME_MAX 15 /* the configuration keeps 16 bytes */
+
+static pthread_mutex_t g_ser_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+  char name[PC_SERIALIZER_NAME_MAX + 1];
+  pc_serializer_methods methods;
+  pc_serializer ser;
+} g_ser[PC_MAX_SERIALIZERS];
+static _Atomic int g_nser; /* entries below it are complete and fixed */
+
+int pc_register_serializer(const pc_serializer_methods *m) {
+  if (!m || !m->name || !m->encode || !m->decode)
+    return pc__error(PC_ERROR, "a serializer needs a name, encode and decode");
+  size_t n = strlen(m->name);
+  int ok = n >= 1 && n <= PC_SERIALIZER_NAME_MAX;
+  for (size_t i = 0; ok && i < n; i++)
+    ok = (m->name[i] >= 'a' && m->name[i] <= 'z') ||
+         (m->name[i] >= '0' && m->name[i] <= '9') || m->name[i] == '_';
+  if (!ok)
+    return pc__error(PC_ERROR,
+                     "serializer name '%.40s': 1 to %d of a-z, 0-9 and _",
+                     m->name, PC_SERIALIZER_NAME_MAX);
+  pthread_mutex_lock(&g_ser_mu);
+  int count = atomic_load(&g_nser), rc = PC_OK;
+  if (pc__serializer_find(m->name))
+    rc = pc__error(PC_EXISTS, "serializer %s is already registered", m->name);
+  else if (count == PC_MAX_SERIALIZERS)
+    rc = pc__error(PC_ERROR, "at most %d serializers can be registered",
+                   PC_MAX_SERIALIZERS);
+  if (rc == PC_OK) {
+    memcpy(g_ser[count].name, m->name, n + 1);
+    g_ser[count].methods = *m;
+    g_ser[count].methods.name = g_ser[count].name;
+    g_ser[count].ser = (pc_serializer){.name = g_ser[count].name,
+                                       .custom = &g_ser[count].methods};
+    atomic_store(&g_nser, count + 1); /* published complete */
+  }
+  pthread_mutex_unlock(&g_ser_mu);
+  return rc;
+}
+
+const char *pc__serializer_custom_name(const char *z, size_t n) {
+  int count = atomic_load(&g_nser);
+  for (int i = 0; i < count; i++)
+    if (strlen(g_ser[i].name) == n && memcmp(g_ser[i].name, z, n) == 0)
+      return g_ser[i].name;
+  return NULL;
+}
+
+int pc__custom_encode(const pc_serializer *s, const pc_value *v,
+                      unsigned char *scratch, size_t nscratch,
+                      unsigned char **out, size_t *nout) {
+  unsigned char *buf = NULL;
+  size_t n = 0;
+  int rc = s->custom->encode(s->custom->ctx, v, &buf, &n);
+  if (rc != PC_OK) {
+    free(buf);
+    return pc__error(rc == PC_NOMEM ? PC_NOMEM : PC_ERROR,
+                     "serializer %s could not encode the value", s->name);
+  }
+  if (!buf && n) return pc__error(PC_ERROR, "serializer %s: no bytes", s->name);
+  /* Into the engine's own allocation (or the caller's scratch). */
+  *out = n <= nscratch ? scratch : pc__malloc(n);
+  if (!*out) {
+    free(buf);
+    return pc__error(PC_NOMEM, "out of memory");
+  }
+  if (n) memcpy(*out, buf, n);
+  *nout = n;
+  free(buf);
+  return PC_OK;
+}
+
+int pc__custom_decode(const pc_serializer *s, const unsigned char *p, size_t n,
+                      pc_value *v) {
+  pc_value got = {0};
+  int rc = s->custom->decode(s->custom->ctx, p, n, &got);
+  if (rc != PC_OK) {
+    pc_value_release(&got);
+    return pc__error(PC_ERROR, "serializer %s could not decode the bytes",
+                     s->name);
+  }
+  if (got.type < PC_NULL || got.type > PC_BLOB ||
+      ((got.type == PC_TEXT || got.type == PC_BLOB) && !got.p && got.n)) {
+    pc_value_release(&got);
+    return pc__error(PC_ERROR, "serializer %s decoded a malformed value",
+                     s->name);
+  }
+  *v = got;
+  return PC_OK;
+}
+
 const pc_serializer *pc__serializer_find(const char *name) {
   if (!name) return NULL;
   if (!strcmp(name, "native")) return &pc__native_serializer;
   if (!strcmp(name, "json")) return &pc__json_serializer;
+  int count = atomic_load(&g_nser);
+  for (int i = 0; i < count; i++)
+    if (!strcmp(name, g_ser[i].name)) return &g_ser[i].ser;
   return NULL;
 }

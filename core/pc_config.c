@@ -329,7 +329,7 @@ static const char *eviction_known(const char *z, size_t n) {
 static const char *serializer_known(const char *z, size_t n) {
   static const char *const names[] = {"native", "json", NULL};
   int i = word_index(names, z, n);
-  return i < 0 ? NULL : names[i];
+  return i < 0 ? pc__serializer_custom_name(z, n) : names[i];
 }
 
 /* The BE_* bit of a backend name. */

@@ -191,11 +191,33 @@ typedef struct pc_serializer {
   int (*decode)(const unsigned char *p, size_t n, pc_value *v,
                 void (**release)(void *));
   const pc_int_codec *ints;
+  const pc_serializer_methods *custom; /* a registered one: its methods */
 } pc_serializer;
 
 extern const pc_serializer pc__native_serializer;
 extern const pc_serializer pc__json_serializer;
 const pc_serializer *pc__serializer_find(const char *name);
+/* The registered name equal to (z, n), or NULL. */
+const char *pc__serializer_custom_name(const char *z, size_t n);
+int pc__custom_encode(const pc_serializer *s, const pc_value *v,
+                      unsigned char *scratch, size_t nscratch,
+                      unsigned char **out, size_t *nout);
+int pc__custom_decode(const pc_serializer *s, const unsigned char *p, size_t n,
+                      pc_value *v);
+
+/* Encoding and decoding through a serializer, built-in or registered. */
+static inline int pc__ser_encode(const pc_serializer *s, const pc_value *v,
+                                 unsigned char *scratch, size_t nscratch,
+                                 unsigned char **out, size_t *nout) {
+  if (s->custom) return pc__custom_encode(s, v, scratch, nscratch, out, nout);
+  return s->encode(v, scratch, nscratch, out, nout);
+}
+static inline int pc__ser_decode(const pc_serializer *s, const unsigned char *p,
+                                 size_t n, pc_value *v,
+                                 void (**release)(void *)) {
+  if (s->custom) return pc__custom_decode(s, p, n, v);
+  return s->decode(p, n, v, release);
+}
 
 /* The native format: the payload, then a trailer of the magic byte and
 ** version << 4 | type tag. The engine decodes stored TEXT and BLOB (what a

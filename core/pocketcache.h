@@ -310,6 +310,30 @@ int64_t pc_now_mono_ms(void);
 int64_t pc_now_wall_ms(void);
 
 /*
+** Custom serializers: how values become stored bytes, registered by name
+** for `serializer=<name>` (SQL configuration included).
+**   encode: PC_OK with *out, a buffer from malloc() (the engine frees it),
+**           and *nout; or an error code (the set fails with it).
+**   decode: PC_OK with *v; a TEXT or BLOB value's bytes in a buffer that
+**           v->free_fn releases (e.g. malloc() and free). Bytes it cannot
+**           decode: any error code (the engine counts a miss and an
+**           error, never a failure of the get).
+** Both are called from any thread, concurrently. The name (1 to 15 of
+** a-z, 0-9, _) must not be taken; registration is for the life of the
+** process, and the methods struct is copied. A cache with a custom
+** serializer cannot incr (PC_UNSUPPORTED): the backends add to integers
+** in a format they know.
+*/
+typedef struct pc_serializer_methods {
+  const char *name;
+  int (*encode)(void *ctx, const pc_value *v, unsigned char **out,
+                size_t *nout);
+  int (*decode)(void *ctx, const unsigned char *p, size_t n, pc_value *v);
+  void *ctx;
+} pc_serializer_methods;
+int pc_register_serializer(const pc_serializer_methods *m);
+
+/*
 ** Asynchronous get, set and delete (core/pc_async.c): each returns at
 ** once; its callback runs later on one of a few worker threads, with the
 ** outcome of pc_get / pc_set / pc_delete (rc PC_OK, PC_NOTFOUND, PC_EXISTS
