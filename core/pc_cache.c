@@ -124,11 +124,72 @@ static int64_t stat_sum(pc_cache *c, int which) {
 
 /* ---- Backends and the registry ---- */
 
+/* ---- Registered backends ---- */
+
+#define PC_MAX_BACKENDS 16
+#define PC_BACKEND_NAME_MAX 15
+static pthread_mutex_t g_be_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+  char name[PC_BACKEND_NAME_MAX + 1];
+  pc_backend_methods m;
+} g_be[PC_MAX_BACKENDS];
+static _Atomic int g_nbe; /* entries below it are complete and fixed */
+
 static const pc_backend_methods *backend_find(const char *name) {
   if (strcmp(name, "memory") == 0) return &pc__memory_backend;
   if (strcmp(name, "filesystem") == 0) return &pc__filesystem_backend;
   if (strcmp(name, "redis") == 0) return &pc__redis_backend;
+  int count = atomic_load(&g_nbe);
+  for (int i = 0; i < count; i++)
+    if (strcmp(name, g_be[i].name) == 0) return &g_be[i].m;
   return NULL;
+}
+
+const char *pc__backend_custom_name(const char *z, size_t n) {
+  int count = atomic_load(&g_nbe);
+  for (int i = 0; i < count; i++)
+    if (strlen(g_be[i].name) == n && memcmp(g_be[i].name, z, n) == 0)
+      return g_be[i].name;
+  return NULL;
+}
+
+int pc_register_backend(const pc_backend_methods *m) {
+  if (!m || !m->name || !m->open || !m->close || !m->get || !m->set ||
+      !m->del || !m->clear)
+    return pc__error(PC_ERROR, "a backend needs a name, open, close, get, "
+                               "set, del and clear");
+  size_t n = strlen(m->name);
+  int ok = n >= 1 && n <= PC_BACKEND_NAME_MAX;
+  for (size_t i = 0; ok && i < n; i++)
+    ok = (m->name[i] >= 'a' && m->name[i] <= 'z') ||
+         (m->name[i] >= '0' && m->name[i] <= '9') || m->name[i] == '_';
+  if (!ok)
+    return pc__error(PC_ERROR,
+                     "backend name '%.40s': 1 to %d of a-z, 0-9 and _", m->name,
+                     PC_BACKEND_NAME_MAX);
+  if ((m->scan_open || m->scan_next || m->scan_close) &&
+      !(m->scan_open && m->scan_next && m->scan_close))
+    return pc__error(PC_ERROR,
+                     "backend %s: scan_open, scan_next and "
+                     "scan_close go together",
+                     m->name);
+  if (m->watch && !m->version)
+    return pc__error(PC_ERROR, "backend %s: watch needs version", m->name);
+  pthread_mutex_lock(&g_be_mu);
+  int count = atomic_load(&g_nbe), rc = PC_OK;
+  if (backend_find(m->name))
+    rc = pc__error(PC_EXISTS, "backend %s is already registered", m->name);
+  else if (count == PC_MAX_BACKENDS)
+    rc = pc__error(PC_ERROR, "at most %d backends can be registered",
+                   PC_MAX_BACKENDS);
+  if (rc == PC_OK) {
+    memcpy(g_be[count].name, m->name, n + 1);
+    g_be[count].m = *m;
+    g_be[count].m.name = g_be[count].name;
+    atomic_store(&g_nbe, count + 1); /* published complete */
+  }
+  pthread_mutex_unlock(&g_be_mu);
+  return rc;
 }
 
 static pthread_mutex_t g_reg_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -253,6 +314,12 @@ static int cache_new(const char *name, pc_config *cfg, pc_cache **out) {
         (pc_stripe *)(((uintptr_t)c->stripes_raw + 63) & ~(uintptr_t)63);
     memset(c->stripes, 0, sizeof(pc_stripe) * PC_STRIPES);
     rc = be->open(cfg, &c->b);
+    /* A registered backend cannot word the engine's message: say which
+    ** backend failed (the built-in ones explain themselves). */
+    if (rc != PC_OK && rc != PC_NOMEM && be != &pc__memory_backend &&
+        be != &pc__filesystem_backend && be != &pc__redis_backend)
+      rc = pc__error(rc, "backend %s could not open the cache (code %d)",
+                     be->name, rc);
   }
   if (rc == PC_OK && cfg->local_max_bytes > 0)
     rc = tier_new(be, c->b, cfg->local_max_bytes, &c->tier);

@@ -94,7 +94,8 @@ static const key_def g_keys[PC_KEY_COUNT] = {
                         .backends = BE_ALL,
                         AT(backend),
                         .known = backend_known,
-                        .rule = "must be memory, filesystem or redis",
+                        .rule = "must be memory, filesystem, redis or a "
+                                "registered backend",
                         .bad_pre = "unknown backend ",
                         .bad_post = ""},
     [PC_KEY_DEFAULT_TTL] = {.name = "default_ttl",
@@ -240,6 +241,13 @@ static const key_def g_keys[PC_KEY_COUNT] = {
                                         "1GB)",
                                 .bad_pre = "",
                                 .bad_post = " is not a size " SIZE_HELP},
+    [PC_KEY_OPTIONS] = {.name = "options",
+                        .id = PC_KEY_OPTIONS,
+                        .kind = K_STRING,
+                        .backends = BE_OTHER,
+                        AT(options),
+                        .rule = "must be text (the registered backend's own "
+                                "settings)"},
 };
 
 /* ---- Small text helpers ---- */
@@ -315,7 +323,7 @@ static const char *show(char *out, const char *z, size_t n) {
 static const char *backend_known(const char *z, size_t n) {
   static const char *const names[] = {"memory", "filesystem", "redis", NULL};
   int i = word_index(names, z, n);
-  return i < 0 ? NULL : names[i];
+  return i < 0 ? pc__backend_custom_name(z, n) : names[i];
 }
 
 /* The canonical spelling of an eviction policy, or NULL. */
@@ -348,7 +356,9 @@ static void backends_text(unsigned mask, char *out, size_t nout) {
   int k = 0;
   for (int i = 0; i < 3; i++)
     if (mask & (1u << i)) sel[k++] = names[i];
-  if (k == 1)
+  if (k == 0)
+    snprintf(out, nout, "registered backends");
+  else if (k == 1)
     snprintf(out, nout, "backend %s", sel[0]);
   else if (k == 2)
     snprintf(out, nout, "backends %s and %s", sel[0], sel[1]);
@@ -581,7 +591,18 @@ void pc__config_init(pc_config *cfg) {
   cfg->timeout_ms = 1000;
   cfg->on_error = PC_ON_ERROR_FALLBACK;
   cfg->local_max_bytes = 0;
+  cfg->options = NULL;
   cfg->set_mask = 0;
+}
+
+const char *pc_config_options(const pc_config *cfg) {
+  return cfg->options;
+}
+int64_t pc_config_max_bytes(const pc_config *cfg) {
+  return cfg->max_bytes;
+}
+int64_t pc_config_max_entries(const pc_config *cfg) {
+  return cfg->max_entries;
 }
 
 /* True for the kinds whose field is owned text. */
@@ -1118,6 +1139,8 @@ static void jw_value(jw *w, const pc_config *c, const key_def *k) {
       jw_cstr(w, "null");
     else if (k->kind == K_URL)
       jw_url(w, s);
+    else if (k->id == PC_KEY_OPTIONS) /* a backend's own: may hold secrets */
+      jw_string(w, "***");
     else
       jw_string(w, s);
     break;

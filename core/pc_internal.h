@@ -20,6 +20,8 @@
 void *pc__malloc(size_t n); /* the engine allocator; NULL on failure */
 void *pc__realloc(void *p, size_t n);
 void pc__free(void *p);
+/* The registered backend name equal to (z, n), or NULL (pc_cache.c). */
+const char *pc__backend_custom_name(const char *z, size_t n);
 /* Whether pc_cache_close has taken c out of the registry. */
 int pc__cache_closed(const pc_cache *c);
 char *pc__strdup(const char *z);
@@ -53,116 +55,8 @@ unsigned pc__fork_gen(void);
 ** (pc_hash.h, pc_hash.c). */
 #include "pc_hash.h"
 
-/* ---- Bytes handed out by a backend ---- */
-/*
-** A borrowed view of stored bytes. free_fn (may be NULL for bytes that need
-** no release) must be called once with p; p is never NULL, even when n is 0.
-*/
-typedef struct pc_buf {
-  const unsigned char *p;
-  size_t n;
-  void (*free_fn)(void *);
-} pc_buf;
-
-static inline void pc__buf_release(pc_buf *b) {
-  if (b->free_fn) b->free_fn((void *)b->p);
-  b->free_fn = 0;
-}
-
-/* ---- Backend interface ---- */
-#define PC_EXPIRES_NEVER                                                       \
-  INT64_MAX /* absolute expiry of an entry that lives                          \
-               until removed */
-/* The `now` of every method but scan_open may be PC_NOW_LAZY: the engine
-** needed no time itself, and the backend reads its clock only if an entry
-** it meets has an expiry (a clock read costs as much as the rest of a
-** memory get). */
-#define PC_NOW_LAZY INT64_MIN
-
-/* Integer codec handed to a backend's incr: the engine's encoding. */
-typedef struct pc_int_codec {
-  /* PC_OK and *out, or PC_MISMATCH when the bytes are not an integer. */
-  int (*decode)(const unsigned char *p, size_t n, int64_t *out);
-  /* Writes the encoding into buf (PC_INT_ENCODED_MAX bytes); returns its
-  ** length. */
-  size_t (*encode)(int64_t v, unsigned char *buf);
-  /* The layout, for a backend that adds on the server (redis): */
-  int layout;
-} pc_int_codec;
-#define PC_INT_LE64                                                            \
-  1                      /* 8 bytes little-endian two's complement, then the   \
-                            fixed suffix encode() writes after them */
-#define PC_INT_DECIMAL 2 /* canonical decimal text, as Redis INCRBY reads */
-#define PC_INT_ENCODED_MAX 32
-
-typedef struct pc_backend_item {
-  const void *key; /* valid until the next scan_next / scan_close */
-  size_t nkey;
-  pc_buf val; /* the caller releases it */
-  int64_t expires;
-} pc_backend_item;
-
-typedef struct pc_config pc_config;
-
-typedef struct pc_backend_methods {
-  const char *name;
-  bool wall_clock; /* expiries are wall time (else monotonic) */
-
-  /* Opens a store for cfg; PC_OK and *pb, or an error with the message in
-  ** the thread's error buffer. */
-  int (*open)(const pc_config *cfg, void **pb);
-  void (*close)(void *b);
-
-  /* Live entry under key at time now: PC_OK with *val (and *expires when
-  ** not NULL), or PC_NOTFOUND. */
-  int (*get)(void *b, const void *key, size_t nkey, int64_t now, pc_buf *val,
-             int64_t *expires);
-  /* Stores (key, val) with an absolute expiry; flags PC_SET_NX / XX /
-  ** KEEPTTL. PC_OK, PC_EXISTS (NX), PC_NOTFOUND (XX), or an error. */
-  int (*set)(void *b, const void *key, size_t nkey, const void *val,
-             size_t nval, int64_t expires, int flags, int64_t now);
-  /* PC_OK if a live entry was removed, else PC_NOTFOUND. */
-  int (*del)(void *b, const void *key, size_t nkey, int64_t now);
-  /* Removes all; *removed = live entries removed. */
-  int (*clear)(void *b, int64_t now, int64_t *removed);
-
-  /* Optional (NULL when the backend cannot): */
-  /* get for n keys in one exchange: rcs[i] is PC_OK (vals[i], and
-  ** expires[i] unless expires is NULL) or PC_NOTFOUND. PC_OK, or an error
-  ** with nothing to release. */
-  int (*get_many)(void *b, size_t n, const void *const *keys,
-                  const size_t *nkeys, int64_t now, pc_buf *vals,
-                  int64_t *expires, int *rcs);
-  /* Sets a live entry's expiry: PC_OK or PC_NOTFOUND. */
-  int (*touch)(void *b, const void *key, size_t nkey, int64_t expires,
-               int64_t now);
-  /* Atomic add: an absent key starts at 0 with `expires`. */
-  int (*incr)(void *b, const void *key, size_t nkey, int64_t delta,
-              int64_t expires, int64_t now, const pc_int_codec *codec,
-              int64_t *result);
-  /* Iterates live entries with the key prefix (nocase: ASCII letters of the
-  ** prefix match either case). */
-  int (*scan_open)(void *b, const void *prefix, size_t nprefix, int nocase,
-                   int64_t now, void **pit);
-  int (*scan_next)(void *it, pc_backend_item *item); /* PC_OK or PC_DONE */
-  void (*scan_close)(void *it);
-  /* Counters the backend keeps: entries, bytes, evictions, expirations. */
-  void (*stats)(void *b, pc_stats *out);
-  /* A number that changes whenever any connection of any process commits
-  ** a change to the store, cheap enough to read before every get: a memory
-  ** tier in front of the store (local_max_bytes) is dropped when it moves.
-  ** NULL: the backend cannot have a memory tier. */
-  int (*version)(void *b, uint64_t *out);
-  /* Optional, for a store other processes change without a version a
-  ** reader can poll (Redis): after watch(b, fn, arg) the backend calls
-  ** fn(arg, key, nkey) from a thread of its own as soon as it learns that
-  ** key may have changed. Until close() returns. Such a backend's version()
-  ** is 0 while it cannot learn of changes (the memory tier is then
-  ** bypassed), and moves when it may have missed some (the tier is then
-  ** dropped). */
-  int (*watch)(void *b, void (*fn)(void *arg, const void *key, size_t nkey),
-               void *arg);
-} pc_backend_methods;
+/* pc_buf, pc_int_codec, pc_backend_item and pc_backend_methods: the
+** backend interface, public in pocketcache.h. */
 
 extern const pc_backend_methods pc__memory_backend;
 extern const pc_backend_methods pc__filesystem_backend; /* pc_fs.c */
@@ -268,6 +162,7 @@ struct pc_config {
   int64_t connect_timeout_ms, timeout_ms;
   int on_error;
   int64_t local_max_bytes;
+  char *options;     /* pc__free; a registered backend's own settings */
   uint32_t set_mask; /* 1 << PC_KEY_xxx for each key given */
 };
 
@@ -292,6 +187,7 @@ enum {
   PC_KEY_TIMEOUT_MS,
   PC_KEY_ON_ERROR,
   PC_KEY_LOCAL_MAX_BYTES,
+  PC_KEY_OPTIONS,
   PC_KEY_COUNT
 };
 

@@ -127,7 +127,7 @@ static const char *const DEFAULT_JSON =
     "\"create_dir\":true,\"dir_mode\":\"0700\",\"file_mode\":\"0600\","
     "\"synchronous\":\"normal\",\"url\":null,\"prefix\":null,"
     "\"connect_timeout_ms\":1000,\"timeout_ms\":1000,\"on_error\":"
-    "\"fallback\",\"local_max_bytes\":0}";
+    "\"fallback\",\"local_max_bytes\":0,\"options\":null}";
 
 static void test_defaults(void) {
   pc_config c;
@@ -217,7 +217,7 @@ static void test_json_keys(void) {
               "\"create_dir\":false,\"dir_mode\":\"0750\",\"file_mode\":"
               "\"0640\",\"synchronous\":\"full\",\"url\":null,\"prefix\":null,"
               "\"connect_timeout_ms\":1000,\"timeout_ms\":1000,\"on_error\":"
-              "\"fallback\",\"local_max_bytes\":8388608}");
+              "\"fallback\",\"local_max_bytes\":8388608,\"options\":null}");
   pc__config_free(&c);
 
   /* filesystem keeps a max_bytes that was given, and validation twice is
@@ -395,7 +395,9 @@ static void test_json_errors(void) {
            "configuration key 'max_bytes' is given twice");
 
   JSON_ERR("{\"backend\":\"foo\"}", "backend: unknown backend 'foo'");
-  JSON_ERR("{\"backend\":1}", "backend: must be memory, filesystem or redis");
+  JSON_ERR(
+      "{\"backend\":1}",
+      "backend: must be memory, filesystem, redis or a registered backend");
   JSON_ERR("{\"eviction\":\"lfu\"}",
            "eviction: unknown policy 'lfu' (available: lru)");
   JSON_ERR("{\"serializer\":\"xml\"}", "serializer: must be native or json");
@@ -802,7 +804,7 @@ static void test_secrets(void) {
               "\"file_mode\":\"0600\",\"synchronous\":\"normal\",\"url\":"
               "\"redis://user:***@h:6379/0\",\"prefix\":\"a\\\"b\\\\c\\u000a\","
               "\"connect_timeout_ms\":1000,\"timeout_ms\":1000,\"on_error\":"
-              "\"fallback\",\"local_max_bytes\":0}");
+              "\"fallback\",\"local_max_bytes\":0,\"options\":null}");
   pc__config_free(&c);
 
   static const struct {
