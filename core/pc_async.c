@@ -22,13 +22,20 @@
 ** never frees a cache under a pending operation. pc_async_wait() waits
 ** until every operation submitted so far has had its callback.
 **
-** After fork() the child has no workers and an empty queue: the parent's
-** pending operations are the parent's to complete.
+** fork(): the prepare handler stops the workers from taking operations and
+** waits until none is inside one (where it could hold an engine lock the
+** child would inherit taken); the child then has no workers and an empty
+** queue: the parent's pending operations are the parent's to complete.
+** pc_async_wait() waits until the oldest operation not finished (queued or
+** running) was submitted after the call began; operations finish out of
+** order across workers, so counting completions would not do.
 */
 #include "pc_internal.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
@@ -39,6 +46,7 @@ enum { OP_GET, OP_SET, OP_DELETE };
 
 typedef struct async_op {
   struct async_op *next;
+  uint64_t seq; /* order of submission */
   int kind;
   pc_cache *c; /* held */
   pc_async_cb cb;
@@ -52,45 +60,87 @@ typedef struct async_op {
 
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_work = PTHREAD_COND_INITIALIZER;
-static pthread_cond_t g_idle = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t g_idle; /* CLOCK_MONOTONIC; made in async_init */
 static async_op *g_head, *g_tail;
-static uint64_t g_submitted, g_completed; /* under g_mu */
-static int g_waiters;                     /* in pc_async_wait, under g_mu */
-static int g_workers;                     /* started, under g_mu */
+static uint64_t g_next_seq = 1;              /* the next operation's number */
+static uint64_t g_running[PC_ASYNC_WORKERS]; /* per worker: its op, or 0 */
+static int g_nrunning;                       /* workers inside an operation */
+static int g_waiters; /* threads in pc_async_wait or a fork's prepare */
+static int g_forking; /* a fork is being prepared: take nothing new */
+static int g_workers; /* started */
+/* On a worker thread: its slot + 1 (0 elsewhere). */
+static _Thread_local int t_worker;
 
-static void *worker(void *unused);
+static void *worker(void *slot);
 
+/* The number of the oldest operation not yet finished (queued or
+** running), or g_next_seq if none (g_mu held). Operations are queued in
+** order of their numbers. */
+static uint64_t oldest_unfinished(void) {
+  uint64_t oldest = g_head ? g_head->seq : g_next_seq;
+  for (int i = 0; i < g_workers; i++)
+    if (g_running[i] && g_running[i] < oldest) oldest = g_running[i];
+  return oldest;
+}
+
+/* Before fork(): no worker may be inside an operation, where it could
+** hold a lock of the engine that the child would inherit taken. New
+** operations wait; the ones running finish (but the caller's own, when a
+** callback forks). */
 static void atfork_prepare(void) {
   pthread_mutex_lock(&g_mu);
+  g_forking = 1;
+  g_waiters++;
+  while (g_nrunning > (t_worker ? 1 : 0))
+    pthread_cond_wait(&g_idle, &g_mu);
+  g_waiters--;
 }
 static void atfork_parent(void) {
+  g_forking = 0;
+  pthread_cond_broadcast(&g_work);
   pthread_mutex_unlock(&g_mu);
 }
 static void atfork_child(void) {
-  /* The parent's operations and workers stay with the parent. The queued
+  /* The parent's operations and workers stay with the parent; the queued
   ** blocks are the child's copies: left, not freed (their caches'
-  ** references are the parent's). */
+  ** references are the parent's). This thread holds g_mu (prepare). */
   g_head = g_tail = NULL;
-  g_submitted = g_completed = 0;
-  g_workers = g_waiters = 0;
-  pthread_mutex_init(&g_mu, NULL);
+  memset(g_running, 0, sizeof g_running);
+  g_nrunning = g_waiters = g_forking = g_workers = 0;
+  t_worker = 0; /* a callback that forked: the child's thread is no worker */
   pthread_cond_init(&g_work, NULL);
-  pthread_cond_init(&g_idle, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&g_idle, &ca);
+  pthread_condattr_destroy(&ca);
+  pthread_mutex_unlock(&g_mu);
 }
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static void async_init(void) {
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&g_idle, &ca);
+  pthread_condattr_destroy(&ca);
   pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
-/* Queues op, starting the workers on first use (g_mu held). */
+/* Queues op, starting the workers on first use (g_mu held). Workers block
+** every signal: a process-directed signal goes to the application's
+** threads, not to PocketCache's. */
 static int enqueue_locked(async_op *op) {
   while (g_workers < PC_ASYNC_WORKERS) {
     pthread_t t;
     pthread_attr_t attr;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    int e = pthread_create(&t, &attr, worker, NULL);
+    int e = pthread_create(&t, &attr, worker, (void *)(intptr_t)g_workers);
     pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (e != 0) {
       if (g_workers > 0) break; /* fewer workers, still a pool */
       return pc__error(PC_ERROR, "cannot start the async workers (%s)",
@@ -99,12 +149,12 @@ static int enqueue_locked(async_op *op) {
     g_workers++;
   }
   op->next = NULL;
+  op->seq = g_next_seq++;
   if (g_tail)
     g_tail->next = op;
   else
     g_head = op;
   g_tail = op;
-  g_submitted++;
   pthread_cond_signal(&g_work);
   return PC_OK;
 }
@@ -185,7 +235,8 @@ static void run(async_op *op) {
     default:
       r.rc = pc_delete(op->c, op->key, op->nkey);
     }
-    if (r.rc != PC_OK && r.rc != PC_NOTFOUND && r.rc != PC_EXISTS)
+    if (r.rc != PC_OK && r.rc != PC_NOTFOUND && r.rc != PC_EXISTS &&
+        r.rc != PC_DROPPED)
       r.errmsg = pc_errmsg(NULL);
   }
   op->cb(op->arg, &r);
@@ -194,27 +245,36 @@ static void run(async_op *op) {
   pc__free(op);
 }
 
-static void *worker(void *unused) {
-  (void)unused;
+static void *worker(void *slot) {
+  int me = (int)(intptr_t)slot;
+  t_worker = me + 1;
   pthread_mutex_lock(&g_mu);
   for (;;) {
-    while (!g_head)
+    while (!g_head || g_forking)
       pthread_cond_wait(&g_work, &g_mu);
     async_op *op = g_head;
     g_head = op->next;
     if (!g_head) g_tail = NULL;
+    g_running[me] = op->seq;
+    g_nrunning++;
     pthread_mutex_unlock(&g_mu);
     run(op);
     pthread_mutex_lock(&g_mu);
-    g_completed++;
+    g_running[me] = 0;
+    g_nrunning--;
     if (g_waiters) pthread_cond_broadcast(&g_idle);
   }
   return NULL;
 }
 
 int pc_async_wait(int timeout_ms) {
+  if (timeout_ms < 0)
+    return pc__error(PC_ERROR, "async: timeout_ms must be >= 0");
+  if (t_worker) /* its own operation would never finish first */
+    return pc__error(PC_ERROR, "async: pc_async_wait from a callback");
+  pthread_once(&g_once, async_init);
   struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
+  clock_gettime(CLOCK_MONOTONIC, &until);
   until.tv_sec += timeout_ms / 1000;
   until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
   if (until.tv_nsec >= 1000000000L) {
@@ -222,12 +282,12 @@ int pc_async_wait(int timeout_ms) {
     until.tv_nsec -= 1000000000L;
   }
   pthread_mutex_lock(&g_mu);
-  uint64_t target = g_submitted;
+  uint64_t target = g_next_seq; /* every operation numbered below it */
   int rc = PC_OK;
   g_waiters++;
-  while (g_completed < target && rc == PC_OK)
-    if (pthread_cond_timedwait(&g_idle, &g_mu, &until) == ETIMEDOUT &&
-        g_completed < target)
+  while (oldest_unfinished() < target && rc == PC_OK)
+    if (pthread_cond_timedwait(&g_idle, &g_mu, &until) != 0 &&
+        oldest_unfinished() < target)
       rc = pc__error(PC_ERROR, "async: operations still pending after %d ms",
                      timeout_ms);
   g_waiters--;

@@ -873,14 +873,17 @@ const char *pc__serializer_custom_name(const char *z, size_t n) {
 int pc__custom_encode(const pc_serializer *s, const pc_value *v,
                       unsigned char *scratch, size_t nscratch,
                       unsigned char **out, size_t *nout) {
+  /* The checks the built-in encoders make, before user code sees v. */
+  if (v->type < PC_NULL || v->type > PC_BLOB)
+    return pc__error(PC_ERROR, "unknown value type %d", v->type);
+  if ((v->type == PC_TEXT || v->type == PC_BLOB) && !v->p && v->n)
+    return pc__error(PC_ERROR, "value has no bytes");
   unsigned char *buf = NULL;
   size_t n = 0;
   int rc = s->custom->encode(s->custom->ctx, v, &buf, &n);
-  if (rc != PC_OK) {
-    free(buf);
-    return pc__error(rc == PC_NOMEM ? PC_NOMEM : PC_ERROR,
+  if (rc != PC_OK) /* *out is not ours to free after an error */
+    return pc__error(rc == PC_NOMEM || rc == PC_TOOBIG ? rc : PC_ERROR,
                      "serializer %s could not encode the value", s->name);
-  }
   if (!buf && n) return pc__error(PC_ERROR, "serializer %s: no bytes", s->name);
   /* Into the engine's own allocation (or the caller's scratch). */
   *out = n <= nscratch ? scratch : pc__malloc(n);
@@ -898,17 +901,18 @@ int pc__custom_decode(const pc_serializer *s, const unsigned char *p, size_t n,
                       pc_value *v) {
   pc_value got = {0};
   int rc = s->custom->decode(s->custom->ctx, p, n, &got);
-  if (rc != PC_OK) {
-    pc_value_release(&got);
+  if (rc != PC_OK) /* *v is not ours to release after an error */
     return pc__error(PC_ERROR, "serializer %s could not decode the bytes",
                      s->name);
-  }
   if (got.type < PC_NULL || got.type > PC_BLOB ||
       ((got.type == PC_TEXT || got.type == PC_BLOB) && !got.p && got.n)) {
     pc_value_release(&got);
     return pc__error(PC_ERROR, "serializer %s decoded a malformed value",
                      s->name);
   }
+  /* An empty TEXT or BLOB has bytes, never a NULL pointer (which SQL
+  ** would read as NULL). */
+  if ((got.type == PC_TEXT || got.type == PC_BLOB) && !got.p) got.p = "";
   *v = got;
   return PC_OK;
 }

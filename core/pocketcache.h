@@ -459,11 +459,15 @@ int pc_register_backend(const pc_backend_methods *m);
 ** Custom serializers: how values become stored bytes, registered by name
 ** for `serializer=<name>` (SQL configuration included).
 **   encode: PC_OK with *out, a buffer from malloc() (the engine frees it),
-**           and *nout; or an error code (the set fails with it).
+**           and *nout; or an error code: the set fails with PC_NOMEM or
+**           PC_TOOBIG as returned, else PC_ERROR. After an error *out is
+**           ignored (free what you allocated).
 **   decode: PC_OK with *v; a TEXT or BLOB value's bytes in a buffer that
 **           v->free_fn releases (e.g. malloc() and free). Bytes it cannot
 **           decode: any error code (the engine counts a miss and an
-**           error, never a failure of the get).
+**           error, never a failure of the get); *v is then ignored.
+** The engine checks a value before encode sees it (a known type; TEXT and
+** BLOB with bytes).
 ** Both are called from any thread, concurrently. The name (1 to 15 of
 ** a-z, 0-9, _) must not be taken; registration is for the life of the
 ** process, and the methods struct is copied. A cache with a custom
@@ -493,8 +497,14 @@ int pc_register_serializer(const pc_serializer_methods *m);
 **     only: copy what you keep.
 **   - Operations start in the order they were submitted; with several
 **     workers, they may finish in another order.
+**   - Callbacks must not block: they run on the pool's few threads.
+**     pc_async_wait from a callback is an error.
+**   - fork() waits for the operations running at that moment to finish (a
+**     worker inside one may hold a lock of the engine); the child starts
+**     with no workers and none of its parent's operations. Do not fork
+**     from a callback but to exec.
 ** pc_async_wait() returns PC_OK once every operation submitted before the
-** call has had its callback, or PC_ERROR after timeout_ms.
+** call has had its callback, or PC_ERROR after timeout_ms (>= 0).
 */
 typedef struct pc_async_result {
   int rc;

@@ -3,8 +3,9 @@
 ** side by side on the same process-wide caches.
 **
 **   cc embed.c $(pkg-config --cflags --libs pocketcache sqlite3) -o embed
-**   (or statically: cc embed.c /usr/local/lib/libpocketcache.a
-**    $(pkg-config --static --libs pocketcache sqlite3) -o embed)
+**   (statically: cc embed.c $(pkg-config --cflags pocketcache) -o embed
+**    "$(pkg-config --variable=libdir pocketcache)/libpocketcache.a"
+**    -lsqlite3 -lcjson -lhiredis -pthread -lm)
 **   ./embed [database]
 **
 ** sqlite3_auto_extension registers the functions and virtual tables on

@@ -29,6 +29,15 @@ LD_LIBRARY_PATH="$libdir" "$prefix/embed"
 # The binary uses the installed shared library.
 LD_LIBRARY_PATH="$libdir" ldd "$prefix/embed" | grep -q "$libdir/libpocketcache.so" ||
   { echo "check_install: embed does not use the installed library"; exit 1; }
+# Statically, as examples/embed.c says: runs without the shared library.
+# shellcheck disable=SC2046
+cc -Wall -Wextra -Werror -o "$prefix/embed_static" "$src/examples/embed.c" \
+  $(pkg-config --cflags pocketcache) "$libdir/libpocketcache.a" \
+  -lsqlite3 -lcjson -lhiredis -pthread -lm
+if ldd "$prefix/embed_static" | grep -q libpocketcache; then
+  echo "check_install: the static build needs libpocketcache.so"; exit 1
+fi
+"$prefix/embed_static" >/dev/null
 out=$(sqlite3 :memory: ".load $extdir/pocketcache" "SELECT pcache_version()")
 echo "check_install: the installed extension loads: pcache_version() = $out"
 echo "check_install: ok"
