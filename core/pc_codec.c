@@ -926,3 +926,16 @@ const pc_serializer *pc__serializer_find(const char *name) {
     if (!strcmp(name, g_ser[i].name)) return &g_ser[i].ser;
   return NULL;
 }
+
+/* ---- Public JSON helpers (pocketcache.h) ---- */
+
+size_t pc_format_real(double d, char *buf, size_t nbuf) {
+  return pc__fmt_real(d, buf, nbuf);
+}
+
+int pc_json_string(const void *s, size_t n, char **out, size_t *nout) {
+  unsigned char *q = NULL;
+  int rc = pc__json_quote(s ? s : (const void *)"", n, &q, nout);
+  *out = (char *)q;
+  return rc;
+}

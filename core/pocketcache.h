@@ -311,6 +311,18 @@ int64_t pc_now_mono_ms(void);
 int64_t pc_now_wall_ms(void);
 
 /*
+** JSON helpers, the writers the json serializer and cache_query use.
+** pc_format_real: d with the fewest digits that read back to the same
+** bits, always with a '.' or an exponent (so that it reads back as REAL);
+** buf holds at least 40 bytes; returns the length. Not for NaN or
+** infinities (JSON has neither).
+** pc_json_string: (s, n), which must be UTF-8, as a JSON string with its
+** quotes, in a new buffer (*out, *nout; pc_free it). PC_OK or PC_NOMEM.
+*/
+size_t pc_format_real(double d, char *buf, size_t nbuf);
+int pc_json_string(const void *s, size_t n, char **out, size_t *nout);
+
+/*
 ** ==== The backend interface ====
 ** Every backend (memory, filesystem, redis, and any registered with
 ** pc_register_backend) is a pc_backend_methods. A backend sees bytes and

@@ -36,8 +36,6 @@
 */
 #include "pcx.h"
 
-#include "pc_internal.h"
-
 #include <math.h>
 #include <stdarg.h>
 #include <pthread.h>
@@ -206,12 +204,12 @@ static int has_temp_schema(sqlite3 *db, int *out) {
 
 /* Appends z (n bytes) as a JSON string (the json serializer's writer). */
 static int json_string(sqlite3_str *s, const char *z, size_t n) {
-  unsigned char *q = NULL;
+  char *q = NULL;
   size_t nq = 0;
-  int rc = pc__json_quote((const unsigned char *)z, n, &q, &nq);
+  int rc = pc_json_string(z, n, &q, &nq);
   if (rc != PC_OK) return rc == PC_NOMEM ? SQLITE_NOMEM : SQLITE_TOOBIG;
-  sqlite3_str_append(s, (const char *)q, (int)nq);
-  pc__free(q);
+  sqlite3_str_append(s, q, (int)nq);
+  pc_free(q);
   return SQLITE_OK;
 }
 
@@ -276,7 +274,7 @@ static void json_real(sqlite3_str *s, double r) {
     sqlite3_str_appendall(s, "null");
   } else {
     char buf[40];
-    sqlite3_str_append(s, buf, (int)pc__fmt_real(r, buf, sizeof buf));
+    sqlite3_str_append(s, buf, (int)pc_format_real(r, buf, sizeof buf));
   }
 }
 

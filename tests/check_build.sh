@@ -3,12 +3,21 @@
 #   check_build.sh exports EXTENSION   only sqlite3_pocketcache_init is exported
 #   check_build.sh missing-dep SOURCE  configure stops naming the Debian
 #                                      package when a dependency is missing
+#   check_build.sh public-api SOURCE   ext/ uses the public header only
+#                                      (no pc_internal.h, no pc__ calls)
 set -eu
 case "$1" in
 exports)
   syms=$(nm -D --defined-only "$2" | awk '{print $3}' | grep -v '^_' | sort)
   if [ "$syms" != "sqlite3_pocketcache_init" ]; then
     echo "exported symbols: $syms"
+    exit 1
+  fi
+  echo "1 passed, 0 failed"
+  ;;
+public-api)
+  if grep -n 'pc_internal\.h\|pc__[a-z]' "$2"/ext/*.c "$2"/ext/*.h; then
+    echo "ext/ reaches into the engine's internals (above)"
     exit 1
   fi
   echo "1 passed, 0 failed"
