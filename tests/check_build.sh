@@ -16,7 +16,8 @@ exports)
   echo "1 passed, 0 failed"
   ;;
 public-api)
-  if grep -n 'pc_internal\.h\|pc__[a-z]' "$2"/ext/*.c "$2"/ext/*.h; then
+  if grep -rn --include='*.c' --include='*.h' 'pc_internal\.h\|pc__[a-z]' \
+    "$2/ext"; then
     echo "ext/ reaches into the engine's internals (above)"
     exit 1
   fi
