@@ -158,6 +158,7 @@ uint64_t pc_registry_version(void);
 ** *count pointers followed by the strings. Free with pc_free(). */
 int pc_cache_names(char ***names, int *count);
 
+/* The cache's name and its backend's; valid while c is held. */
 const char *pc_cache_name(const pc_cache *c);
 const char *pc_cache_backend_name(const pc_cache *c);
 /* The configuration as canonical JSON text (secrets masked); pc_free() it. */
@@ -229,6 +230,8 @@ typedef struct pc_stats {
   int64_t entries, bytes;
   int64_t hits, misses, sets, deletes, evictions, expirations, errors;
 } pc_stats;
+/* The counters: entries and bytes from the backend (0 if it keeps none),
+** the rest counted by the engine since the cache opened. PC_OK. */
 int pc_get_stats(pc_cache *c, pc_stats *out);
 /* cache_stats() as a JSON object text; pc_free() it. NULL on OOM. */
 char *pc_stats_json(pc_cache *c);
@@ -251,6 +254,7 @@ int pc_iter_open(pc_cache *c, const void *prefix, size_t nprefix, int nocase,
                  pc_iter **out);
 /* PC_OK with *item filled, PC_DONE at the end, or an error. */
 int pc_iter_next(pc_iter *it, pc_item *item);
+/* Ends the iteration (any time); NULL is a no-op. */
 void pc_iter_close(pc_iter *it);
 
 /* ---- Single flight ----
