@@ -124,16 +124,165 @@ static int64_t stat_sum(pc_cache *c, int which) {
 
 /* ---- Backends and the registry ---- */
 
-/* ---- Registered backends ---- */
+/* ---- Registered backends ----
+**
+** A registered backend is used through a shim: the cache's methods are
+** the wrappers below (NULL where the backend has none, so that the
+** engine's compositions and "not supported" errors apply), and its store
+** is a reg_store holding the backend's methods and its own store. The
+** shim is the one place that words a registered backend's failures (it
+** cannot reach the engine's message buffer), maps codes that are not
+** errors to PC_ERROR where an error is due, and keeps a failed open()
+** from ever reaching close().
+*/
 
 #define PC_MAX_BACKENDS 16
 #define PC_BACKEND_NAME_MAX 15
 static pthread_mutex_t g_be_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
   char name[PC_BACKEND_NAME_MAX + 1];
-  pc_backend_methods m;
+  pc_backend_methods user; /* as registered */
+  pc_backend_methods shim; /* what caches call */
 } g_be[PC_MAX_BACKENDS];
 static _Atomic int g_nbe; /* entries below it are complete and fixed */
+
+typedef struct reg_store {
+  const pc_backend_methods *m;
+  void *b;
+} reg_store;
+typedef struct reg_iter {
+  const pc_backend_methods *m;
+  void *it;
+} reg_iter;
+
+/* rc from method `what` of a registered backend, its message worded:
+** outcomes pass as they are. */
+static int reg_rc(const pc_backend_methods *m, const char *what, int rc) {
+  switch (rc) {
+  case PC_OK:
+  case PC_NOTFOUND:
+  case PC_EXISTS:
+  case PC_DONE:
+    return rc;
+  case PC_NOMEM:
+    return pc__error(PC_NOMEM, "out of memory");
+  case PC_TOOBIG:
+  case PC_MISMATCH:
+  case PC_UNAVAILABLE:
+    return pc__error(rc, "backend %s: %s failed (code %d)", m->name, what, rc);
+  default:
+    return pc__error(PC_ERROR, "backend %s: %s failed (code %d)", m->name, what,
+                     rc);
+  }
+}
+
+static const char *ascii_lower_eq(const char *a, const char *z, size_t n) {
+  if (strlen(a) != n) return NULL;
+  for (size_t i = 0; i < n; i++) {
+    char c = z[i] >= 'A' && z[i] <= 'Z' ? (char)(z[i] + 32) : z[i];
+    if (a[i] != c) return NULL;
+  }
+  return a;
+}
+
+static const pc_backend_methods *registered_user(const char *name) {
+  int count = atomic_load(&g_nbe);
+  for (int i = 0; i < count; i++)
+    if (strcmp(name, g_be[i].name) == 0) return &g_be[i].user;
+  return NULL;
+}
+
+static int reg_open(const pc_config *cfg, void **pb) {
+  const pc_backend_methods *m = registered_user(cfg->backend);
+  if (!m) return pc__error(PC_ERROR, "backend %s is gone", cfg->backend);
+  reg_store *r = pc__malloc(sizeof *r);
+  if (!r) return pc__error(PC_NOMEM, "out of memory");
+  void *b = NULL;
+  int rc = m->open(cfg, &b);
+  if (rc != PC_OK) { /* b is not the engine's to close */
+    pc__free(r);
+    if (rc == PC_NOMEM) return pc__error(PC_NOMEM, "out of memory");
+    return pc__error(PC_ERROR, "backend %s could not open the cache (code %d)",
+                     m->name, rc);
+  }
+  r->m = m;
+  r->b = b;
+  *pb = r;
+  return PC_OK;
+}
+static void reg_close(void *b) {
+  reg_store *r = b;
+  r->m->close(r->b);
+  pc__free(r);
+}
+static int reg_get(void *b, const void *key, size_t nkey, int64_t now,
+                   pc_buf *val, int64_t *expires) {
+  reg_store *r = b;
+  return reg_rc(r->m, "get", r->m->get(r->b, key, nkey, now, val, expires));
+}
+static int reg_set(void *b, const void *key, size_t nkey, const void *val,
+                   size_t nval, int64_t expires, int flags, int64_t now) {
+  reg_store *r = b;
+  return reg_rc(r->m, "set",
+                r->m->set(r->b, key, nkey, val, nval, expires, flags, now));
+}
+static int reg_del(void *b, const void *key, size_t nkey, int64_t now) {
+  reg_store *r = b;
+  return reg_rc(r->m, "delete", r->m->del(r->b, key, nkey, now));
+}
+static int reg_clear(void *b, int64_t now, int64_t *removed) {
+  reg_store *r = b;
+  return reg_rc(r->m, "clear", r->m->clear(r->b, now, removed));
+}
+static int reg_get_many(void *b, size_t n, const void *const *keys,
+                        const size_t *nkeys, int64_t now, pc_buf *vals,
+                        int64_t *expires, int *rcs) {
+  reg_store *r = b;
+  return reg_rc(r->m, "get_many",
+                r->m->get_many(r->b, n, keys, nkeys, now, vals, expires, rcs));
+}
+static int reg_touch(void *b, const void *key, size_t nkey, int64_t expires,
+                     int64_t now) {
+  reg_store *r = b;
+  return reg_rc(r->m, "touch", r->m->touch(r->b, key, nkey, expires, now));
+}
+static int reg_incr(void *b, const void *key, size_t nkey, int64_t delta,
+                    int64_t expires, int64_t now, const pc_int_codec *codec,
+                    int64_t *result) {
+  reg_store *r = b;
+  return reg_rc(
+      r->m, "incr",
+      r->m->incr(r->b, key, nkey, delta, expires, now, codec, result));
+}
+static int reg_scan_open(void *b, const void *prefix, size_t nprefix,
+                         int nocase, int64_t now, void **pit) {
+  reg_store *r = b;
+  reg_iter *i = pc__malloc(sizeof *i);
+  if (!i) return pc__error(PC_NOMEM, "out of memory");
+  void *it = NULL;
+  int rc = r->m->scan_open(r->b, prefix, nprefix, nocase, now, &it);
+  if (rc != PC_OK) {
+    pc__free(i);
+    return reg_rc(r->m, "scan", rc == PC_NOTFOUND ? PC_ERROR : rc);
+  }
+  i->m = r->m;
+  i->it = it;
+  *pit = i;
+  return PC_OK;
+}
+static int reg_scan_next(void *it, pc_backend_item *item) {
+  reg_iter *i = it;
+  return reg_rc(i->m, "scan", i->m->scan_next(i->it, item));
+}
+static void reg_scan_close(void *it) {
+  reg_iter *i = it;
+  i->m->scan_close(i->it);
+  pc__free(i);
+}
+static void reg_stats(void *b, pc_stats *out) {
+  reg_store *r = b;
+  r->m->stats(r->b, out);
+}
 
 static const pc_backend_methods *backend_find(const char *name) {
   if (strcmp(name, "memory") == 0) return &pc__memory_backend;
@@ -141,15 +290,14 @@ static const pc_backend_methods *backend_find(const char *name) {
   if (strcmp(name, "redis") == 0) return &pc__redis_backend;
   int count = atomic_load(&g_nbe);
   for (int i = 0; i < count; i++)
-    if (strcmp(name, g_be[i].name) == 0) return &g_be[i].m;
+    if (strcmp(name, g_be[i].name) == 0) return &g_be[i].shim;
   return NULL;
 }
 
 const char *pc__backend_custom_name(const char *z, size_t n) {
   int count = atomic_load(&g_nbe);
   for (int i = 0; i < count; i++)
-    if (strlen(g_be[i].name) == n && memcmp(g_be[i].name, z, n) == 0)
-      return g_be[i].name;
+    if (ascii_lower_eq(g_be[i].name, z, n)) return g_be[i].name;
   return NULL;
 }
 
@@ -173,8 +321,12 @@ int pc_register_backend(const pc_backend_methods *m) {
                      "backend %s: scan_open, scan_next and "
                      "scan_close go together",
                      m->name);
-  if (m->watch && !m->version)
-    return pc__error(PC_ERROR, "backend %s: watch needs version", m->name);
+  if (m->version || m->watch)
+    return pc__error(PC_ERROR,
+                     "backend %s: version and watch serve the "
+                     "memory tier, which registered backends do "
+                     "not have (leave them NULL)",
+                     m->name);
   pthread_mutex_lock(&g_be_mu);
   int count = atomic_load(&g_nbe), rc = PC_OK;
   if (backend_find(m->name))
@@ -184,8 +336,25 @@ int pc_register_backend(const pc_backend_methods *m) {
                    PC_MAX_BACKENDS);
   if (rc == PC_OK) {
     memcpy(g_be[count].name, m->name, n + 1);
-    g_be[count].m = *m;
-    g_be[count].m.name = g_be[count].name;
+    pc_backend_methods *u = &g_be[count].user, *w = &g_be[count].shim;
+    *u = *m;
+    u->name = g_be[count].name;
+    *w =
+        (pc_backend_methods){.name = g_be[count].name,
+                             .wall_clock = m->wall_clock,
+                             .open = reg_open,
+                             .close = reg_close,
+                             .get = reg_get,
+                             .set = reg_set,
+                             .del = reg_del,
+                             .clear = reg_clear,
+                             .get_many = m->get_many ? reg_get_many : NULL,
+                             .touch = m->touch ? reg_touch : NULL,
+                             .incr = m->incr ? reg_incr : NULL,
+                             .scan_open = m->scan_open ? reg_scan_open : NULL,
+                             .scan_next = m->scan_open ? reg_scan_next : NULL,
+                             .scan_close = m->scan_open ? reg_scan_close : NULL,
+                             .stats = m->stats ? reg_stats : NULL};
     atomic_store(&g_nbe, count + 1); /* published complete */
   }
   pthread_mutex_unlock(&g_be_mu);
@@ -313,13 +482,9 @@ static int cache_new(const char *name, pc_config *cfg, pc_cache **out) {
     c->stripes =
         (pc_stripe *)(((uintptr_t)c->stripes_raw + 63) & ~(uintptr_t)63);
     memset(c->stripes, 0, sizeof(pc_stripe) * PC_STRIPES);
-    rc = be->open(cfg, &c->b);
-    /* A registered backend cannot word the engine's message: say which
-    ** backend failed (the built-in ones explain themselves). */
-    if (rc != PC_OK && rc != PC_NOMEM && be != &pc__memory_backend &&
-        be != &pc__filesystem_backend && be != &pc__redis_backend)
-      rc = pc__error(rc, "backend %s could not open the cache (code %d)",
-                     be->name, rc);
+    void *b = NULL; /* a failed open leaves nothing to close */
+    rc = be->open(cfg, &b);
+    if (rc == PC_OK) c->b = b;
   }
   if (rc == PC_OK && cfg->local_max_bytes > 0)
     rc = tier_new(be, c->b, cfg->local_max_bytes, &c->tier);

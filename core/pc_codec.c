@@ -864,9 +864,14 @@ int pc_register_serializer(const pc_serializer_methods *m) {
 
 const char *pc__serializer_custom_name(const char *z, size_t n) {
   int count = atomic_load(&g_nser);
-  for (int i = 0; i < count; i++)
-    if (strlen(g_ser[i].name) == n && memcmp(g_ser[i].name, z, n) == 0)
-      return g_ser[i].name;
+  for (int i = 0; i < count; i++) {
+    const char *a = g_ser[i].name;
+    size_t k = 0;
+    if (strlen(a) != n) continue;
+    while (k < n && a[k] == (z[k] >= 'A' && z[k] <= 'Z' ? z[k] + 32 : z[k]))
+      k++;
+    if (k == n) return a; /* names are lower case; SQL spells as it likes */
+  }
   return NULL;
 }
 

@@ -226,7 +226,7 @@ static const key_def g_keys[PC_KEY_COUNT] = {
     [PC_KEY_ON_ERROR] = {.name = "on_error",
                          .id = PC_KEY_ON_ERROR,
                          .kind = K_ENUM,
-                         .backends = BE_REDIS,
+                         .backends = BE_REDIS | BE_OTHER,
                          AT(on_error),
                          .words = g_on_error_words,
                          .rule = "must be fallback or raise"},
@@ -597,12 +597,6 @@ void pc__config_init(pc_config *cfg) {
 
 const char *pc_config_options(const pc_config *cfg) {
   return cfg->options;
-}
-int64_t pc_config_max_bytes(const pc_config *cfg) {
-  return cfg->max_bytes;
-}
-int64_t pc_config_max_entries(const pc_config *cfg) {
-  return cfg->max_entries;
 }
 
 /* True for the kinds whose field is owned text. */

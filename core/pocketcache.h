@@ -332,8 +332,8 @@ int pc_json_string(const void *s, size_t n, char **out, size_t *nout);
 ** pc_register_backend) is a pc_backend_methods. A backend sees bytes and
 ** absolute expiries only: serialization, TTL rules, statistics of hits
 ** and misses, and the memory tier live in the engine. Return codes are
-** the PC_* codes; an error leaves its message with pc__error's buffer
-** (from outside the engine: return the code, the engine words it).
+** the PC_* codes (a registered backend returns them; the engine words
+** the messages).
 */
 /* ---- Bytes handed out by a backend ---- */
 /*
@@ -384,14 +384,11 @@ typedef struct pc_backend_item {
   int64_t expires;
 } pc_backend_item;
 
-/* The validated configuration of a cache, opaque: a backend's open()
-** reads the keys that apply to it through these accessors. */
+/* The validated configuration of a cache, opaque. */
 typedef struct pc_config pc_config;
-/* The text of the `options` key (for registered backends), or NULL. */
+/* For a registered backend's open(): the text of the `options` key, or
+** NULL; valid during open() (copy what you keep). */
 const char *pc_config_options(const pc_config *cfg);
-/* max_bytes and max_entries (0 = unbounded). */
-int64_t pc_config_max_bytes(const pc_config *cfg);
-int64_t pc_config_max_entries(const pc_config *cfg);
 
 typedef struct pc_backend_methods {
   const char *name;
@@ -460,14 +457,22 @@ typedef struct pc_backend_methods {
 ** for the process. Required: open, close, get, set, del, clear. The
 ** optional ones may be NULL: a missing get_many is a get per key, a
 ** missing touch, incr or scan is an error that says the backend does not
-** support it; stats NULL means no counters of entries and bytes. A
-** registered backend's configuration takes the engine's keys
-** (default_ttl, serializer, max_key_bytes, max_value_bytes) and
-** `options`, text handed to open() as it is (pc_config_options), for the
-** backend's own settings; other backends' keys and a memory tier
-** (local_max_bytes) are refused. A backend reports failures by return
-** code; the engine words the message (from open: "backend <name> could
-** not open the cache").
+** support it; stats NULL means no counters of entries and bytes;
+** version and watch must be NULL (they serve the memory tier, which a
+** registered backend does not have). A registered backend's configuration
+** takes the engine's keys (default_ttl, serializer, max_key_bytes,
+** max_value_bytes, on_error) and `options`, text handed to open() as it
+** is (pc_config_options), for the backend's own settings; other backends'
+** keys and local_max_bytes are refused.
+**   - Failures are return codes; the engine words the message ("backend
+**     <name>: set failed (code 3)", "backend <name> could not open the
+**     cache"). PC_UNAVAILABLE means the store cannot be reached: on_error
+**     decides (fallback: a miss, or a set not stored; raise: an error).
+**   - Methods are called from any thread, concurrently (async workers
+**     included); close() from whichever thread drops the last reference.
+**   - open() and close() run under the registry's lock: they must not call
+**     pc_cache_open, pc_cache_find, pc_cache_close or pc_cache_names.
+**   - After open() fails, close() is not called: free what open() made.
 */
 int pc_register_backend(const pc_backend_methods *m);
 

@@ -83,7 +83,7 @@ int main(void) {
     stored += pc_set(c, key, strlen(key), &vals[i], PC_TTL_DEFAULT, 0) == PC_OK;
   }
   STEP("pc_null, pc_int, pc_real, pc_text, pc_blob, pc_set", stored == 5);
-  pc_value out;
+  pc_value out = {0};
   STEP("pc_get, pc_value_release", pc_get(c, "v3", 2, &out) == PC_OK &&
                                        out.type == PC_TEXT && out.n == 2 &&
                                        memcmp(out.p, "hi", 2) == 0);
@@ -104,7 +104,7 @@ int main(void) {
                       n == 6);
   STEP("pc_delete",
        pc_delete(c, "v0", 2) == PC_OK && pc_delete(c, "v0", 2) == PC_NOTFOUND);
-  pc_item item;
+  pc_item item = {0};
   STEP("pc_get_item", pc_get_item(c, "v2", 2, &item) == PC_OK &&
                           item.value.type == PC_REAL && item.size > 0);
   pc_value_release(&item.value);
@@ -163,7 +163,7 @@ int main(void) {
   char *info = pc_build_info();
   STEP("pc_build_info", info && strstr(info, PC_VERSION) != NULL);
   pc_free(info);
-  char real[40], *q;
+  char real[40], *q = NULL;
   size_t nq;
   STEP("pc_format_real, pc_json_string",
        pc_format_real(1.0, real, sizeof real) == 3 &&

@@ -50,8 +50,9 @@ static int fifo_open(const pc_config *cfg, void **pb) {
   if (!f) return PC_NOMEM;
   f->capacity = 100;
   const char *opt = pc_config_options(cfg);
-  if (opt &&
-      (sscanf(opt, "capacity=%ld", &f->capacity) != 1 || f->capacity < 1)) {
+  int end = 0;
+  if (opt && (sscanf(opt, "capacity=%ld%n", &f->capacity, &end) != 1 ||
+              opt[end] != 0 || f->capacity < 1)) {
     free(f);
     return PC_ERROR; /* the engine reports that open failed */
   }
@@ -211,15 +212,22 @@ static int fifo_scan_open(void *b, const void *prefix, size_t nprefix,
   if (!s) return PC_NOMEM;
   pthread_mutex_lock(&f->mu);
   s->items = calloc((size_t)f->count + 1, sizeof *s->items);
-  for (entry *e = f->oldest; s->items && e; e = e->next) {
+  int nomem = !s->items;
+  for (entry *e = f->oldest; !nomem && e; e = e->next) {
     if (!live(e, &now) || !prefix_match(e, prefix, nprefix, nocase)) continue;
     entry *c = malloc(sizeof *c + e->nkey + e->nval);
-    if (!c) break;
+    if (!c) {
+      nomem = 1;
+      break;
+    }
     memcpy(c, e, sizeof *c + e->nkey + e->nval);
     s->items[s->n++] = c;
   }
   pthread_mutex_unlock(&f->mu);
-  if (!s->items) {
+  if (nomem) { /* never a partial snapshot passed off as whole */
+    for (size_t i = 0; i < s->n; i++)
+      free(s->items[i]);
+    free(s->items);
     free(s);
     return PC_NOMEM;
   }
@@ -345,10 +353,10 @@ int main(void) {
 
   /* And from C. */
   pc_cache *c = pc_cache_find("recent");
-  pc_value v;
+  pc_value v = {0};
   int ok = c && pc_get(c, "c", 1, &v) == PC_OK && v.type == PC_TEXT &&
            v.n == 5 && memcmp(v.p, "three", 5) == 0;
-  if (ok) pc_value_release(&v);
+  pc_value_release(&v);
   pc_cache_release(c);
   sqlite3_close(db);
   if (!ok) g_failed = 1;
