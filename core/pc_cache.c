@@ -1179,14 +1179,24 @@ char *pc_stats_json(pc_cache *c) {
 /* ---- Build information ---- */
 
 char *pc_build_info(void) {
-  char *z = pc__malloc(256);
+  /* Registered names are [a-z0-9_]: nothing to escape. */
+  char be[PC_MAX_BACKENDS * (PC_BACKEND_NAME_MAX + 3) + 1] = "";
+  char ser[16 * 18 + 1];
+  size_t k = 0;
+  int count = atomic_load(&g_nbe);
+  for (int i = 0; i < count; i++)
+    k += (size_t)snprintf(be + k, sizeof be - k, ",\"%s\"", g_be[i].name);
+  pc__serializer_names(ser, sizeof ser);
+  size_t n = 256 + sizeof be + sizeof ser;
+  char *z = pc__malloc(n);
   if (z)
-    snprintf(z, 256,
+    snprintf(z, n,
              "{\"version\":\"%s\",\"backends\":[\"memory\",\"filesystem\","
-             "\"redis\"],\"serializers\":[\"%s\",\"%s\"],\"cjson\":\"%s\","
+             "\"redis\"%s],\"serializers\":[\"%s\",\"%s\"%s],\"cjson\":\"%s\","
              "\"hiredis\":\"%s\"}",
-             PC_VERSION, pc__native_serializer.name, pc__json_serializer.name,
-             pc__cjson_version(), pc__hiredis_version());
+             PC_VERSION, be, pc__native_serializer.name,
+             pc__json_serializer.name, ser, pc__cjson_version(),
+             pc__hiredis_version());
   return z;
 }
 

@@ -862,6 +862,14 @@ int pc_register_serializer(const pc_serializer_methods *m) {
   return rc;
 }
 
+void pc__serializer_names(char *out, size_t nout) {
+  size_t k = 0;
+  out[0] = 0;
+  int count = atomic_load(&g_nser);
+  for (int i = 0; i < count && k < nout; i++)
+    k += (size_t)snprintf(out + k, nout - k, ",\"%s\"", g_ser[i].name);
+}
+
 const char *pc__serializer_custom_name(const char *z, size_t n) {
   int count = atomic_load(&g_nser);
   for (int i = 0; i < count; i++) {

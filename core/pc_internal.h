@@ -91,6 +91,8 @@ typedef struct pc_serializer {
 extern const pc_serializer pc__native_serializer;
 extern const pc_serializer pc__json_serializer;
 const pc_serializer *pc__serializer_find(const char *name);
+/* The registered serializers' names, each as ,"name", into out. */
+void pc__serializer_names(char *out, size_t nout);
 /* The registered name equal to (z, n), or NULL. */
 const char *pc__serializer_custom_name(const char *z, size_t n);
 int pc__custom_encode(const pc_serializer *s, const pc_value *v,

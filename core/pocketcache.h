@@ -280,7 +280,8 @@ int64_t pc_cache_max_value_bytes(const pc_cache *c);
 ** PC_BLOB): the json serializer takes no BLOB. */
 int pc_cache_stores_type(const pc_cache *c, int type);
 
-/* What this build has, as a JSON object text (pc_free() it; NULL on OOM):
+/* What this build has, registered backends and serializers included, as
+** a JSON object text (pc_free() it; NULL on OOM):
 ** {"version", "backends": [...], "serializers": [...], "cjson"}. */
 char *pc_build_info(void);
 

@@ -80,6 +80,9 @@ int main(void) {
 
   CHECK_EQ_INT(pc_register_backend(&m), PC_OK);
   CHECK_EQ_INT(pc_register_backend(&m), PC_EXISTS);
+  char *info = pc_build_info(); /* pcache_build() lists it */
+  CHECK(info && strstr(info, "\"redis\",\"nothing\"]") != NULL);
+  pc_free(info);
   pc_backend_methods bad = m;
   bad.name = "memory";
   CHECK(pc_register_backend(&bad) != PC_OK);

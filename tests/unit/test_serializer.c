@@ -93,6 +93,9 @@ int main(void) {
   CHECK(strstr(err, "serializer") != NULL);
 
   CHECK_EQ_INT(pc_register_serializer(&m), PC_OK);
+  char *info = pc_build_info(); /* pcache_build() lists it */
+  CHECK(info && strstr(info, "\"json\",\"xorbox\"]") != NULL);
+  pc_free(info);
   CHECK_EQ_INT(pc_register_serializer(&m), PC_EXISTS); /* taken */
   pc_serializer_methods bad = m;
   bad.name = "Upper";
