@@ -943,7 +943,9 @@ const pc_serializer *pc__serializer_find(const char *name) {
 /* ---- Public JSON helpers (pocketcache.h) ---- */
 
 size_t pc_format_real(double d, char *buf, size_t nbuf) {
-  return pc__fmt_real(d, buf, nbuf);
+  size_t n = pc__fmt_real(d, buf, nbuf);
+  buf[n] = 0; /* n < nbuf - 2 */
+  return n;
 }
 
 int pc_json_string(const void *s, size_t n, char **out, size_t *nout) {

@@ -320,7 +320,7 @@ int64_t pc_now_wall_ms(void);
 ** pc_format_real: d with the fewest digits that read back to the same
 ** bits, always with a '.' or an exponent (so that it reads back as REAL);
 ** buf holds at least 40 bytes; returns the length. Not for NaN or
-** infinities (JSON has neither).
+** infinities (JSON has neither). The text is NUL-terminated.
 ** pc_json_string: (s, n), which must be UTF-8, as a JSON string with its
 ** quotes, in a new buffer (*out, *nout; pc_free it). PC_OK or PC_NOMEM.
 */
