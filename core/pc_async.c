@@ -274,13 +274,7 @@ int pc_async_wait(int timeout_ms) {
     return pc__error(PC_ERROR, "async: pc_async_wait from a callback");
   pthread_once(&g_once, async_init);
   struct timespec until;
-  clock_gettime(CLOCK_MONOTONIC, &until);
-  until.tv_sec += timeout_ms / 1000;
-  until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-  if (until.tv_nsec >= 1000000000L) {
-    until.tv_sec++;
-    until.tv_nsec -= 1000000000L;
-  }
+  pc__deadline(CLOCK_MONOTONIC, timeout_ms, &until);
   pthread_mutex_lock(&g_mu);
   uint64_t target = g_next_seq; /* every operation numbered below it */
   int rc = PC_OK;

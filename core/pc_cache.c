@@ -137,10 +137,9 @@ static int64_t stat_sum(pc_cache *c, int which) {
 */
 
 #define PC_MAX_BACKENDS 16
-#define PC_BACKEND_NAME_MAX 15
 static pthread_mutex_t g_be_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
-  char name[PC_BACKEND_NAME_MAX + 1];
+  char name[PC_REG_NAME_MAX + 1];
   pc_backend_methods user; /* as registered */
   pc_backend_methods shim; /* what caches call */
 } g_be[PC_MAX_BACKENDS];
@@ -174,15 +173,6 @@ static int reg_rc(const pc_backend_methods *m, const char *what, int rc) {
     return pc__error(PC_ERROR, "backend %s: %s failed (code %d)", m->name, what,
                      rc);
   }
-}
-
-static const char *ascii_lower_eq(const char *a, const char *z, size_t n) {
-  if (strlen(a) != n) return NULL;
-  for (size_t i = 0; i < n; i++) {
-    char c = z[i] >= 'A' && z[i] <= 'Z' ? (char)(z[i] + 32) : z[i];
-    if (a[i] != c) return NULL;
-  }
-  return a;
 }
 
 static const pc_backend_methods *registered_user(const char *name) {
@@ -297,7 +287,7 @@ static const pc_backend_methods *backend_find(const char *name) {
 const char *pc__backend_custom_name(const char *z, size_t n) {
   int count = atomic_load(&g_nbe);
   for (int i = 0; i < count; i++)
-    if (ascii_lower_eq(g_be[i].name, z, n)) return g_be[i].name;
+    if (pc__reg_name_eq(g_be[i].name, z, n)) return g_be[i].name;
   return NULL;
 }
 
@@ -306,15 +296,8 @@ int pc_register_backend(const pc_backend_methods *m) {
       !m->del || !m->clear)
     return pc__error(PC_ERROR, "a backend needs a name, open, close, get, "
                                "set, del and clear");
+  if (pc__check_reg_name("backend", m->name) != PC_OK) return PC_ERROR;
   size_t n = strlen(m->name);
-  int ok = n >= 1 && n <= PC_BACKEND_NAME_MAX;
-  for (size_t i = 0; ok && i < n; i++)
-    ok = (m->name[i] >= 'a' && m->name[i] <= 'z') ||
-         (m->name[i] >= '0' && m->name[i] <= '9') || m->name[i] == '_';
-  if (!ok)
-    return pc__error(PC_ERROR,
-                     "backend name '%.40s': 1 to %d of a-z, 0-9 and _", m->name,
-                     PC_BACKEND_NAME_MAX);
   if ((m->scan_open || m->scan_next || m->scan_close) &&
       !(m->scan_open && m->scan_next && m->scan_close))
     return pc__error(PC_ERROR,
@@ -1180,7 +1163,7 @@ char *pc_stats_json(pc_cache *c) {
 
 char *pc_build_info(void) {
   /* Registered names are [a-z0-9_]: nothing to escape. */
-  char be[PC_MAX_BACKENDS * (PC_BACKEND_NAME_MAX + 3) + 1] = "";
+  char be[PC_MAX_BACKENDS * (PC_REG_NAME_MAX + 3) + 1] = "";
   char ser[16 * 18 + 1];
   size_t k = 0;
   int count = atomic_load(&g_nbe);

@@ -821,11 +821,10 @@ const pc_serializer pc__json_serializer = {"json", json_encode, json_decode,
 /* ---- Registered serializers ---- */
 
 #define PC_MAX_SERIALIZERS 16
-#define PC_SERIALIZER_NAME_MAX 15 /* the configuration keeps 16 bytes */
 
 static pthread_mutex_t g_ser_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
-  char name[PC_SERIALIZER_NAME_MAX + 1];
+  char name[PC_REG_NAME_MAX + 1];
   pc_serializer_methods methods;
   pc_serializer ser;
 } g_ser[PC_MAX_SERIALIZERS];
@@ -834,15 +833,8 @@ static _Atomic int g_nser; /* entries below it are complete and fixed */
 int pc_register_serializer(const pc_serializer_methods *m) {
   if (!m || !m->name || !m->encode || !m->decode)
     return pc__error(PC_ERROR, "a serializer needs a name, encode and decode");
+  if (pc__check_reg_name("serializer", m->name) != PC_OK) return PC_ERROR;
   size_t n = strlen(m->name);
-  int ok = n >= 1 && n <= PC_SERIALIZER_NAME_MAX;
-  for (size_t i = 0; ok && i < n; i++)
-    ok = (m->name[i] >= 'a' && m->name[i] <= 'z') ||
-         (m->name[i] >= '0' && m->name[i] <= '9') || m->name[i] == '_';
-  if (!ok)
-    return pc__error(PC_ERROR,
-                     "serializer name '%.40s': 1 to %d of a-z, 0-9 and _",
-                     m->name, PC_SERIALIZER_NAME_MAX);
   pthread_mutex_lock(&g_ser_mu);
   int count = atomic_load(&g_nser), rc = PC_OK;
   if (pc__serializer_find(m->name))
@@ -872,14 +864,8 @@ void pc__serializer_names(char *out, size_t nout) {
 
 const char *pc__serializer_custom_name(const char *z, size_t n) {
   int count = atomic_load(&g_nser);
-  for (int i = 0; i < count; i++) {
-    const char *a = g_ser[i].name;
-    size_t k = 0;
-    if (strlen(a) != n) continue;
-    while (k < n && a[k] == (z[k] >= 'A' && z[k] <= 'Z' ? z[k] + 32 : z[k]))
-      k++;
-    if (k == n) return a; /* names are lower case; SQL spells as it likes */
-  }
+  for (int i = 0; i < count; i++)
+    if (pc__reg_name_eq(g_ser[i].name, z, n)) return g_ser[i].name;
   return NULL;
 }
 

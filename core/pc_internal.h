@@ -15,11 +15,20 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 /* ---- Allocation and errors ---- */
 void *pc__malloc(size_t n); /* the engine allocator; NULL on failure */
 void *pc__realloc(void *p, size_t n);
 void pc__free(void *p);
+/* Registered backends and serializers: a name is 1 to 15 of a-z, 0-9 and
+** _ (PC_OK, or PC_ERROR worded "<kind> name ..."); (z, n) names it in any
+** case of ASCII letters. */
+#define PC_REG_NAME_MAX 15
+int pc__check_reg_name(const char *kind, const char *name);
+int pc__reg_name_eq(const char *name, const char *z, size_t n);
+/* The time ms milliseconds from now on clock, for a timed wait. */
+void pc__deadline(clockid_t clock, int64_t ms, struct timespec *out);
 /* The registered backend name equal to (z, n), or NULL (pc_cache.c). */
 const char *pc__backend_custom_name(const char *z, size_t n);
 /* Whether pc_cache_close has taken c out of the registry. */

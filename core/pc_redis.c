@@ -640,13 +640,7 @@ static void *track_main(void *p) {
       wait = RD_TRACK_RETRY_MS;
     }
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += wait / 1000;
-    until.tv_nsec += (long)(wait % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-      until.tv_sec++;
-      until.tv_nsec -= 1000000000L;
-    }
+    pc__deadline(CLOCK_REALTIME, wait, &until);
     pthread_mutex_lock(&t->mu);
     while (!t->stop && pthread_cond_timedwait(&t->cv, &t->mu, &until) == 0) {
     }

@@ -46,7 +46,6 @@
 
 #define QUERY_PREFIX "pcache:query:"
 #define QUERY_MAGIC "pcq1:"
-#define QUERY_MAGIC_LEN 5
 
 /* ---- Identity and key ---- */
 
