@@ -78,6 +78,7 @@ struct pc_cache {
   const pc_serializer *ser;     /* static */
   _Atomic int refs;
   _Atomic int closed; /* pc_cache_close took it out of the registry */
+  unsigned stores;    /* bit t: the serializer stores type t (at open) */
   pc_stripe *stripes; /* PC_STRIPES, 64-byte aligned inside stripes_raw */
   void *stripes_raw;  /* pc__free */
   pc_tier *tier;      /* tier_free; NULL without local_max_bytes */
@@ -440,6 +441,23 @@ static int do_reg_find(const char *name) {
   return -1;
 }
 
+/* Which types ser stores, tried once on an empty value of each. */
+static unsigned probe_types(const pc_serializer *ser) {
+  unsigned mask = 0;
+  for (int t = PC_NULL; t <= PC_BLOB; t++) {
+    pc_value v = {0};
+    v.type = t;
+    v.p = "";
+    unsigned char scratch[64], *enc;
+    size_t n;
+    if (pc__ser_encode(ser, &v, scratch, sizeof scratch, &enc, &n) == PC_OK) {
+      mask |= 1u << t;
+      if (enc != scratch) pc__free(enc);
+    }
+  }
+  return mask;
+}
+
 /* Creates a cache from a validated configuration (which it takes over). */
 static int cache_new(const char *name, pc_config *cfg, pc_cache **out) {
   const pc_backend_methods *be = backend_find(cfg->backend);
@@ -457,6 +475,7 @@ static int cache_new(const char *name, pc_config *cfg, pc_cache **out) {
   memset(c, 0, sizeof *c);
   c->be = be;
   c->ser = ser;
+  c->stores = probe_types(ser);
   c->name = pc__strdup(name);
   c->stripes_raw = pc__malloc(sizeof(pc_stripe) * PC_STRIPES + 63);
   int rc =
@@ -707,14 +726,7 @@ int64_t pc_cache_max_value_bytes(const pc_cache *c) {
   return c->cfg.max_value_bytes;
 }
 int pc_cache_stores_type(const pc_cache *c, int type) {
-  pc_value v = {0};
-  v.type = type;
-  v.p = "";
-  unsigned char scratch[64], *enc;
-  size_t n;
-  int rc = pc__ser_encode(c->ser, &v, scratch, sizeof scratch, &enc, &n);
-  if (rc == PC_OK && enc != scratch) pc__free(enc);
-  return rc == PC_OK;
+  return type >= PC_NULL && type <= PC_BLOB && (c->stores >> type & 1u);
 }
 
 const char *pc_cache_name(const pc_cache *c) {
