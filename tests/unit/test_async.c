@@ -4,8 +4,9 @@
 ** 10,000 operations submitted at once by 4 threads (sets, then gets and
 ** deletes of the keys set): every callback runs exactly once, with the
 ** outcome the synchronous call would have; a cache closed with 10,000
-** operations pending completes or cancels each of them, once; a refused
-** submission runs no callback. Runs under ThreadSanitizer in CI.
+** operations pending completes or cancels each of them, once, and
+** cancels all of them when every worker is busy until the close; a
+** refused submission runs no callback. Runs under ThreadSanitizer in CI.
 */
 #include "pc_test.h"
 
@@ -74,14 +75,27 @@ static void *submitter(void *arg) {
   return NULL;
 }
 
-static void run_phase(phase p) {
+/* THREADS threads submit PER_THREAD operations each, at once. */
+static void run_submitters(phase p) {
   g_phase = p;
   pthread_t th[THREADS];
   for (int t = 0; t < THREADS; t++)
     pthread_create(&th[t], NULL, submitter, (void *)(size_t)t);
   for (int t = 0; t < THREADS; t++)
     pthread_join(th[t], NULL);
+}
+
+static void run_phase(phase p) {
+  run_submitters(p);
   CHECK_EQ_INT(pc_async_wait(30000), PC_OK);
+}
+
+/* How many operations ended with rc. */
+static int count_rc(int rc) {
+  int n = 0;
+  for (int i = 0; i < THREADS * PER_THREAD; i++)
+    n += g_ops[i].rc == rc;
+  return n;
 }
 
 /* Every operation had exactly one callback. */
@@ -100,15 +114,12 @@ static void test_concurrent(void) {
   reset_records();
   run_phase(PHASE_SET);
   check_once();
-  int bad = 0;
-  for (int i = 0; i < THREADS * PER_THREAD; i++)
-    bad += g_ops[i].rc != PC_OK;
-  CHECK_EQ_INT(bad, 0);
+  CHECK_EQ_INT(count_rc(PC_OK), THREADS * PER_THREAD);
 
   reset_records();
   run_phase(PHASE_GET);
   check_once();
-  bad = 0;
+  int bad = 0;
   for (int i = 0; i < THREADS * PER_THREAD; i++) {
     char want[32];
     snprintf(want, sizeof want, "value:%d", i);
@@ -119,19 +130,13 @@ static void test_concurrent(void) {
   reset_records();
   run_phase(PHASE_DELETE);
   check_once();
-  bad = 0;
-  for (int i = 0; i < THREADS * PER_THREAD; i++)
-    bad += g_ops[i].rc != PC_OK;
-  CHECK_EQ_INT(bad, 0);
+  CHECK_EQ_INT(count_rc(PC_OK), THREADS * PER_THREAD);
 
   /* The deletes happened: a get of any key now misses. */
   reset_records();
   run_phase(PHASE_GET);
   check_once();
-  bad = 0;
-  for (int i = 0; i < THREADS * PER_THREAD; i++)
-    bad += g_ops[i].rc != PC_NOTFOUND;
-  CHECK_EQ_INT(bad, 0);
+  CHECK_EQ_INT(count_rc(PC_NOTFOUND), THREADS * PER_THREAD);
   CHECK_EQ_INT(atomic_load(&g_refused), 0);
   pc_cache_release(g_cache);
   CHECK_EQ_INT(pc_cache_close("async"), PC_OK);
@@ -144,31 +149,61 @@ static void test_close_pending(void) {
   CHECK_EQ_INT(pc_cache_open("closing", "{}", &g_cache, err, sizeof err),
                PC_OK);
   reset_records();
-  g_phase = PHASE_SET;
-  pthread_t th[THREADS];
-  for (int t = 0; t < THREADS; t++)
-    pthread_create(&th[t], NULL, submitter, (void *)(size_t)t);
-  for (int t = 0; t < THREADS; t++)
-    pthread_join(th[t], NULL);
+  run_submitters(PHASE_SET);
   /* Close at once, while most are queued. Our reference keeps the object
   ** alive; the pending operations hold references of their own. */
   CHECK_EQ_INT(pc_cache_close("closing"), PC_OK);
   pc_cache_release(g_cache);
   CHECK_EQ_INT(pc_async_wait(30000), PC_OK);
   check_once();
-  int done = 0, cancelled = 0, other = 0;
-  for (int i = 0; i < THREADS * PER_THREAD; i++) {
-    if (g_ops[i].rc == PC_OK)
-      done++;
-    else if (g_ops[i].rc == PC_CANCELLED)
-      cancelled++;
-    else
-      other++;
-  }
+  int done = count_rc(PC_OK), cancelled = count_rc(PC_CANCELLED);
   printf("close with %d pending: %d completed, %d cancelled\n",
          THREADS * PER_THREAD, done, cancelled);
-  CHECK_EQ_INT(other, 0);
   CHECK_EQ_INT(done + cancelled, THREADS * PER_THREAD);
+}
+
+/* The same with every worker held in a callback until the cache is
+** closed: nothing queued can run first, so all of it is cancelled (the
+** test above depends on timing for how many). */
+static pthread_mutex_t g_gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_gate_cv = PTHREAD_COND_INITIALIZER;
+static int g_gate_open, g_gate_held;
+
+static void gate(void *arg, const pc_async_result *r) {
+  (void)arg, (void)r;
+  pthread_mutex_lock(&g_gate_mu);
+  g_gate_held++;
+  pthread_cond_broadcast(&g_gate_cv);
+  while (!g_gate_open)
+    pthread_cond_wait(&g_gate_cv, &g_gate_mu);
+  pthread_mutex_unlock(&g_gate_mu);
+}
+
+static void test_close_cancels(void) {
+  enum { WORKERS = 4 }; /* pc_async.c's pool */
+  char err[PC_ERRMSG_MAX];
+  pc_cache *other;
+  CHECK_EQ_INT(pc_cache_open("other", "{}", &other, err, sizeof err), PC_OK);
+  CHECK_EQ_INT(pc_cache_open("gated", "{}", &g_cache, err, sizeof err), PC_OK);
+  for (int i = 0; i < WORKERS; i++)
+    CHECK_EQ_INT(pc_get_async(other, "k", 1, gate, NULL), PC_OK);
+  pthread_mutex_lock(&g_gate_mu);
+  while (g_gate_held < WORKERS)
+    pthread_cond_wait(&g_gate_cv, &g_gate_mu);
+  pthread_mutex_unlock(&g_gate_mu);
+  reset_records();
+  run_submitters(PHASE_SET);
+  CHECK_EQ_INT(pc_cache_close("gated"), PC_OK);
+  pc_cache_release(g_cache);
+  pthread_mutex_lock(&g_gate_mu);
+  g_gate_open = 1;
+  pthread_cond_broadcast(&g_gate_cv);
+  pthread_mutex_unlock(&g_gate_mu);
+  CHECK_EQ_INT(pc_async_wait(30000), PC_OK);
+  check_once();
+  CHECK_EQ_INT(count_rc(PC_CANCELLED), THREADS * PER_THREAD);
+  pc_cache_release(other);
+  CHECK_EQ_INT(pc_cache_close("other"), PC_OK);
 }
 
 /* A refused submission runs no callback. */
@@ -199,6 +234,7 @@ static void test_refused(void) {
 int main(void) {
   test_concurrent();
   test_close_pending();
+  test_close_cancels();
   test_refused();
   PC_TEST_END();
 }
