@@ -14,7 +14,7 @@
 **        connection of the process inserts a row, and a connection that
 **        read the view before the write reads the new rows after it.
 */
-#include <sqlite3.h>
+#include "ext_conn.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -48,19 +48,10 @@ static void slow_count(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 }
 
 static sqlite3 *connect(void) {
-  sqlite3 *db;
-  char *err = NULL;
-  if (sqlite3_open(g_path, &db) != SQLITE_OK) return NULL;
-  sqlite3_busy_timeout(db, 5000);
-  sqlite3_enable_load_extension(db, 1);
-  if (sqlite3_load_extension(db, g_ext, NULL, &err) != SQLITE_OK) {
-    fprintf(stderr, "test_query_flight: load: %s\n", err);
-    sqlite3_free(err);
-    sqlite3_close(db);
-    return NULL;
-  }
-  sqlite3_create_function(db, "slow_count", 0, SQLITE_UTF8, NULL, slow_count,
-                          NULL, NULL);
+  sqlite3 *db = ext_connect("test_query_flight", g_path, g_ext, 5000);
+  if (db)
+    sqlite3_create_function(db, "slow_count", 0, SQLITE_UTF8, NULL, slow_count,
+                            NULL, NULL);
   return db;
 }
 
@@ -89,11 +80,7 @@ static void *worker(void *arg) {
 }
 
 static int exec(sqlite3 *db, const char *sql) {
-  char *err = NULL;
-  if (sqlite3_exec(db, sql, NULL, NULL, &err) == SQLITE_OK) return 0;
-  fprintf(stderr, "test_query_flight: %s: %s\n", sql, err);
-  sqlite3_free(err);
-  return 1;
+  return ext_exec("test_query_flight", db, sql);
 }
 
 /* The one row of flight_view on db, "n,c", into out. */

@@ -8,7 +8,7 @@
 ** With filesystem the cache is a store in a fresh temporary directory and
 ** the threads do 10k operations (each write is a transaction on disk).
 */
-#include <sqlite3.h>
+#include "ext_conn.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -31,17 +31,7 @@ static void fail(const char *what, sqlite3 *db) {
 }
 
 static sqlite3 *connect(void) {
-  sqlite3 *db;
-  char *err = NULL;
-  if (sqlite3_open(":memory:", &db) != SQLITE_OK) return NULL;
-  sqlite3_enable_load_extension(db, 1);
-  if (sqlite3_load_extension(db, g_ext, NULL, &err) != SQLITE_OK) {
-    fprintf(stderr, "load: %s\n", err);
-    sqlite3_free(err);
-    sqlite3_close(db);
-    return NULL;
-  }
-  return db;
+  return ext_connect("test_threads", ":memory:", g_ext, 0);
 }
 
 static sqlite3_int64 step_int(sqlite3 *db, sqlite3_stmt *st, const char *what) {

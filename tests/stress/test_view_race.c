@@ -13,7 +13,7 @@
 **
 ** memory: the default cache; filesystem: a cache in the test's directory.
 */
-#include <sqlite3.h>
+#include "ext_conn.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -32,26 +32,11 @@ static atomic_int g_done, g_failed;
 static atomic_long g_reads, g_hits_seen;
 
 static sqlite3 *connect(void) {
-  sqlite3 *db;
-  char *err = NULL;
-  if (sqlite3_open(g_path, &db) != SQLITE_OK) return NULL;
-  sqlite3_busy_timeout(db, 10000);
-  sqlite3_enable_load_extension(db, 1);
-  if (sqlite3_load_extension(db, g_ext, NULL, &err) != SQLITE_OK) {
-    fprintf(stderr, "test_view_race: load: %s\n", err);
-    sqlite3_free(err);
-    sqlite3_close(db);
-    return NULL;
-  }
-  return db;
+  return ext_connect("test_view_race", g_path, g_ext, 10000);
 }
 
 static int exec(sqlite3 *db, const char *sql) {
-  char *err = NULL;
-  if (sqlite3_exec(db, sql, NULL, NULL, &err) == SQLITE_OK) return 0;
-  fprintf(stderr, "test_view_race: %s: %s\n", sql, err);
-  sqlite3_free(err);
-  return 1;
+  return ext_exec("test_view_race", db, sql);
 }
 
 static void *writer(void *arg) {

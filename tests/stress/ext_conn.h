@@ -1,0 +1,43 @@
+/*
+** ext_conn.h: what the programs that load the extension into connections
+** of their own share (tests/stress/).
+*/
+#ifndef PC_EXT_CONN_H
+#define PC_EXT_CONN_H
+
+#include <sqlite3.h>
+
+#include <stdio.h>
+
+/* A connection to path (":memory:" too) with the extension ext loaded and
+** a busy timeout of busy_ms; NULL after printing why, as "<who>: ...". */
+static inline sqlite3 *ext_connect(const char *who, const char *path,
+                                   const char *ext, int busy_ms) {
+  sqlite3 *db;
+  char *err = NULL;
+  if (sqlite3_open(path, &db) != SQLITE_OK) {
+    fprintf(stderr, "%s: open %s: %s\n", who, path, sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return NULL;
+  }
+  if (busy_ms > 0) sqlite3_busy_timeout(db, busy_ms);
+  sqlite3_enable_load_extension(db, 1);
+  if (sqlite3_load_extension(db, ext, NULL, &err) != SQLITE_OK) {
+    fprintf(stderr, "%s: load: %s\n", who, err);
+    sqlite3_free(err);
+    sqlite3_close(db);
+    return NULL;
+  }
+  return db;
+}
+
+/* Runs sql; 0, or 1 after printing the error as "<who>: sql: message". */
+static inline int ext_exec(const char *who, sqlite3 *db, const char *sql) {
+  char *err = NULL;
+  if (sqlite3_exec(db, sql, NULL, NULL, &err) == SQLITE_OK) return 0;
+  fprintf(stderr, "%s: %s: %s\n", who, sql, err);
+  sqlite3_free(err);
+  return 1;
+}
+
+#endif /* PC_EXT_CONN_H */
