@@ -815,17 +815,10 @@ static int view_init(sqlite3 *db, void *pAux, int argc, const char *const *argv,
     p->nparam = sqlite3_bind_parameter_count(p->run);
     rc = declare(p, p->run);
     declared = rc == SQLITE_OK;
+    /* Names are distinct (declare() checked), so list_add keeps each. */
     for (int i = 0; rc == SQLITE_OK && i < p->ncol; i++) {
       const char *z = sqlite3_column_name(p->run, i);
-      char **w = sqlite3_realloc64(p->cols.z, sizeof *w * (size_t)(i + 1));
-      char *copy = z ? sqlite3_mprintf("%s", z) : NULL;
-      if (w) p->cols.z = w;
-      if (!w || !copy) {
-        sqlite3_free(copy);
-        rc = SQLITE_NOMEM;
-      } else {
-        p->cols.z[p->cols.n++] = copy;
-      }
+      rc = z ? list_add(&p->cols, z) : SQLITE_NOMEM;
     }
   }
   if (rc == SQLITE_OK && p->autoinv) {
