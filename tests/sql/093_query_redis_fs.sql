@@ -51,3 +51,19 @@ CREATE TABLE t(x);
 INSERT INTO t VALUES (1), (2), (3), (4), (5);
 CREATE VIRTUAL TABLE v USING pcache_view(sql='SELECT count(*) AS n FROM t', ttl=600, cache=disk, invalidate=auto);
 SELECT * FROM v;
+-- A view definition names a cache; it never opens one. Read from a file
+-- with trusted_schema=OFF after its cache was closed, it is an error and
+-- no store is made.
+SELECT cache_close('disk');
+.shell rm -rf store
+.open again.db
+PRAGMA trusted_schema=OFF;
+CREATE VIRTUAL TABLE v_disk2 USING pcache_view(sql='SELECT count(*) AS n FROM t', cache=disk);
+SELECT cache_open('disk', '{"backend":"filesystem","cache_dir":"store"}');
+CREATE VIRTUAL TABLE v_disk2 USING pcache_view(sql='SELECT count(*) AS n FROM t', cache=disk);
+SELECT cache_close('disk');
+.shell rm -rf store
+.open again.db
+PRAGMA trusted_schema=OFF;
+SELECT * FROM v_disk2;
+.shell ls -d store 2>&1 || true
