@@ -129,9 +129,10 @@ static const key_def g_keys[PC_KEY_COUNT] = {
                          .backends = BE_MEMORY | BE_FILESYSTEM,
                          AT(eviction),
                          .known = eviction_known,
-                         .rule = "must be a policy name (available: lru)",
+                         .rule = "must be a policy name (s3fifo, sieve, "
+                                 "lru)",
                          .bad_pre = "unknown policy ",
-                         .bad_post = " (available: lru)"},
+                         .bad_post = " (available: s3fifo, sieve, lru)"},
     [PC_KEY_SERIALIZER] = {.name = "serializer",
                            .id = PC_KEY_SERIALIZER,
                            .kind = K_NAME,
@@ -328,7 +329,7 @@ static const char *backend_known(const char *z, size_t n) {
 
 /* The canonical spelling of an eviction policy, or NULL. */
 static const char *eviction_known(const char *z, size_t n) {
-  static const char *const names[] = {"lru", NULL};
+  static const char *const names[] = {"s3fifo", "sieve", "lru", NULL};
   int i = word_index(names, z, n);
   return i < 0 ? NULL : names[i];
 }
@@ -576,7 +577,7 @@ void pc__config_init(pc_config *cfg) {
   cfg->default_ttl_ms = PC_TTL_NEVER;
   cfg->max_entries = 0;
   cfg->max_bytes = INT64_C(64) << 20;
-  snprintf(cfg->eviction, sizeof cfg->eviction, "%s", "lru");
+  snprintf(cfg->eviction, sizeof cfg->eviction, "%s", "s3fifo");
   snprintf(cfg->serializer, sizeof cfg->serializer, "%s", "native");
   cfg->max_key_bytes = INT64_C(64) << 10;
   cfg->max_value_bytes = INT64_C(32) << 20;
@@ -1018,10 +1019,19 @@ int pc__config_validate(pc_config *cfg) {
     const char *why = pc__url_parse(cfg->url, &url);
     if (why) return pc__error(PC_ERROR, "url: %s", why);
   }
+  /* The filesystem backend has one policy, its CLOCK (`lru`). */
+  bool eviction_set = cfg->set_mask & (UINT32_C(1) << PC_KEY_EVICTION);
+  if (be == BE_FILESYSTEM && eviction_set && strcmp(cfg->eviction, "lru") != 0)
+    return pc__error(PC_ERROR,
+                     "eviction: the filesystem backend has lru only (an "
+                     "approximation that never writes on a read), not %s",
+                     cfg->eviction);
   /* Backend defaults, once nothing can fail. */
   if (be == BE_FILESYSTEM &&
       !(cfg->set_mask & (UINT32_C(1) << PC_KEY_MAX_BYTES)))
     cfg->max_bytes = GIB;
+  if (be == BE_FILESYSTEM && !eviction_set)
+    snprintf(cfg->eviction, sizeof cfg->eviction, "%s", "lru");
   return PC_OK;
 }
 

@@ -19,14 +19,14 @@
 **   - Entries. One allocation per entry (pc__malloc): a 48-byte header,
 **     then the value bytes, then the key:
 **
-**       [hnext q_prev q_next expires hash refs nval nkey][value][key]
+**       [hnext q_prev q_next expires hash|pol refs nval nkey][value][key]
 **
 **     The value starts at the fixed offset offsetof(pc_entry, data), so the
 **     pointer handed to a reader finds its entry again without a lookup.
-**     The header keeps the low 32 bits of the hash (the bits that pick a
-**     bucket; a shard's entries share the top bits), which leaves room for
-**     the key length within 48 bytes: a lookup compares hash, length and
-**     key bytes with no decoding.
+**     The header keeps the low 24 bits of the hash (the bits that pick a
+**     bucket; a shard's entries share the top bits) and 8 bits for the
+**     policy, which leaves room for the key length within 48 bytes: a
+**     lookup compares hash, length and key bytes with no decoding.
 **   - References. An entry is reference-counted: the table holds one
 **     reference while the entry is linked, each reader one more. get() takes
 **     a reference under the shard lock and hands out the value bytes in
@@ -65,18 +65,14 @@
 **     With no write in flight, entries <= max_entries and bytes <= max_bytes
 **     hold; while threads insert concurrently the totals can exceed a bound
 **     by the entries being inserted, until their writers have evicted.
-**   - Policy. The queue discipline (which entry goes on insert, access,
-**     removal) is a small table of functions, pc_policy, over a per-shard
-**     pc_queue and the two links q_prev/q_next of each entry. The one
-**     implemented is LRU: move to the front on every access (no rate limit
-**     as memcached's once-a-minute bump: the move happens under a lock get()
-**     already holds, costs a few pointer writes, is skipped when the entry
-**     is already at the front, and keeps LRU exact, which small caches are
-**     tested for). That move is the largest cost of a get over a large
-**     cache (measured: 1.7 vs 2.6 M gets/s on one core over 100k keys
-**     without it), since it dirties two neighbours' cache lines. SIEVE or
-**     S3-FIFO, which only mark an entry on a hit, can replace LRU by
-**     providing the same five functions.
+**   - Policy. S3-FIFO (the default), SIEVE or LRU per store, each over
+**     per-shard lists and the links q_prev/q_next of each entry, with 8
+**     bits of policy state in the entry (section "Policy"). The two FIFO
+**     policies only mark a hit; LRU moves the entry to the front (exactly,
+**     with no rate limit as memcached's once-a-minute bump: small caches
+**     are tested for exact order), which was the largest cost of a get
+**     over a large cache (1.7 vs 2.6 M gets/s on one core over 100k keys
+**     without it), since it dirties two neighbours' cache lines.
 **
 ** Memory per entry (64-bit glibc): the 48-byte header and malloc's own
 ** 8-byte chunk header and 16-byte rounding make about 64 bytes beyond key
@@ -98,7 +94,8 @@
 **   - Keys and values below 4 GiB (nkey and nval are 32 bits): SQLite
 **     values are at most 2 GiB and the engine's default max_value_bytes is
 **     32 MiB; anything bigger is PC_TOOBIG.
-**   - At most 2^32 buckets per shard: the header keeps 32 bits of hash.
+**   - At most 2^24 buckets per shard: the header keeps 24 bits of hash
+**     (past 16M entries a shard's chains grow longer than one).
 */
 #include "pc_internal.h"
 
@@ -115,6 +112,7 @@
 #define MEM_RECLAIM_BUCKETS 4
 #define MEM_RECLAIM_ENTRIES 16
 #define MEM_FOREIGN_RECLAIM_EVERY 8 /* power of two */
+#define HASH_MASK 0xFFFFFFu         /* the hash bits an entry keeps */
 
 /* ---- Entries ---- */
 
@@ -124,7 +122,8 @@ struct pc_entry {
   pc_entry *q_prev, *q_next; /* links of the policy's queue */
   int64_t expires;           /* absolute monotonic ms or PC_EXPIRES_NEVER;
                                 read and written under the shard lock */
-  uint32_t hash;             /* low 32 bits of pc__hash(key): the bucket */
+  uint32_t hash : 24;        /* low 24 bits of pc__hash(key): the bucket */
+  uint32_t pol : 8;          /* the policy's bits (POL_*) */
   _Atomic uint32_t refs;     /* the table's (while linked) + one per
                                 reader; entry_unref() frees at zero */
   uint32_t nval;             /* value length */
@@ -180,7 +179,7 @@ static inline bool bytes_equal(const unsigned char *a, const unsigned char *b,
 ** compared before the bytes. */
 static inline bool entry_is(const pc_entry *e, uint64_t h, const void *key,
                             size_t nkey) {
-  return e->hash == (uint32_t)h && e->nkey == nkey &&
+  return (uint64_t)e->hash == (h & HASH_MASK) && e->nkey == nkey &&
          bytes_equal(e->data + e->nval, key, nkey);
 }
 
@@ -192,7 +191,8 @@ static pc_entry *entry_new(uint64_t h, const void *key, size_t nkey,
   if (!e) return NULL;
   e->hnext = e->q_prev = e->q_next = NULL;
   e->expires = expires;
-  e->hash = (uint32_t)h;
+  e->hash = h & HASH_MASK;
+  e->pol = 0;
   atomic_init(&e->refs, 1);
   e->nval = (uint32_t)nval;
   e->nkey = (uint32_t)nkey;
@@ -221,68 +221,92 @@ static void mem_release(void *p) {
 /* ---- Policy ---- */
 
 /*
-** The eviction policy keeps the entries of one shard in a queue and names
-** the next victim. All functions run with the shard lock held. on_insert
-** takes a freshly linked entry, on_access a hit (get, touch), on_remove an
-** entry being unlinked for any reason, victim() returns the entry to evict
-** next (or NULL when the shard is empty) without unlinking it, reset()
-** empties the queue after clear() has unlinked everything. A policy may use
-** q_prev/q_next of each entry and the pc_queue of the shard as it likes.
+** The eviction policy orders the entries of one shard and names the next
+** victim; every function below runs with the shard lock held. Three are
+** built in (README, "Eviction"), selected per store by `eviction`:
+**
+**   LRU      one list, newest at the head; a hit moves the entry to the
+**            head; the victim is the tail.
+**   SIEVE    (Zhang et al., NSDI'24) one FIFO list and a visited bit; a hit
+**            only sets the bit; a hand walks from the tail toward the head,
+**            clearing set bits, and stops at the first entry without one.
+**   S3-FIFO  (Yang et al., SOSP'23) a small FIFO (about 10% of the shard's
+**            entries) where every new key starts, a main FIFO, and a ghost
+**            set of keys recently evicted from the small one. A hit only
+**            bumps a 2-bit frequency. The small tail goes to main if it
+**            was hit twice, else out (and into the ghost); the main tail
+**            is reinserted with one less while its frequency is non-zero.
+**            A new key found in the ghost goes straight to main.
+**
+** FIFO policies leave a hit's entry where it is: a get writes one byte of
+** the entry it already read, not two neighbours' links as LRU does. An
+** overwrite takes the place of the entry it replaces and counts as a hit
+** (LRU moves it to the head). The victim is never `keep`, the entry the
+** caller just wrote; NULL when the shard has nothing else.
+**
+** The ghost is a set-associative table of GHOST_WAYS slots per bucket, each
+** the 24 stored hash bits of an evicted key and the ghost clock when it was
+** added; a slot counts while fewer than the shard's entries were added
+** after it (about the window the paper gives its ghost FIFO). It is allocated
+*at
+** the first eviction from the small queue, with about as many slots as the
+** shard has entries, and made anew (empty) when the shard has grown to twice
+** that. A failed allocation only leaves the ghost off: S3-FIFO works without
+** it, just with fewer keys sent straight to main.
 */
-typedef struct pc_queue {
-  pc_entry *head, *tail; /* LRU: most recently used at the head */
-} pc_queue;
+enum { POL_LRU, POL_SIEVE, POL_S3FIFO };
 
-typedef struct pc_policy {
-  void (*on_insert)(pc_queue *q, pc_entry *e);
-  void (*on_access)(pc_queue *q, pc_entry *e);
-  void (*on_remove)(pc_queue *q, pc_entry *e);
-  pc_entry *(*victim)(pc_queue *q);
-  void (*reset)(pc_queue *q);
-} pc_policy;
+#define POL_FREQ 0x3u    /* S3-FIFO: hits, saturating at 3 */
+#define POL_MAIN 0x4u    /* S3-FIFO: in the main queue */
+#define POL_VISITED 0x1u /* SIEVE */
+#define GHOST_WAYS 4
+#define GHOST_LIVE 0x80000000u /* set in the fp of an occupied slot */
 
-/* LRU: insert at the head, move to the head on access, evict the tail. */
-static void do_lru_insert(pc_queue *q, pc_entry *e) {
+typedef struct pc_list {
+  pc_entry *head, *tail; /* head: newest */
+} pc_list;
+
+typedef struct pc_ghost_slot {
+  uint32_t fp;    /* GHOST_LIVE | the entry's 24 hash bits, or 0 */
+  uint32_t stamp; /* the shard's ghost clock when added */
+} pc_ghost_slot;
+
+static void list_push(pc_list *l, pc_entry *e) {
   e->q_prev = NULL;
-  e->q_next = q->head;
-  if (q->head)
-    q->head->q_prev = e;
+  e->q_next = l->head;
+  if (l->head)
+    l->head->q_prev = e;
   else
-    q->tail = e;
-  q->head = e;
+    l->tail = e;
+  l->head = e;
 }
 
-static void do_lru_remove(pc_queue *q, pc_entry *e) {
+static void list_remove(pc_list *l, pc_entry *e) {
   if (e->q_prev)
     e->q_prev->q_next = e->q_next;
   else
-    q->head = e->q_next;
+    l->head = e->q_next;
   if (e->q_next)
     e->q_next->q_prev = e->q_prev;
   else
-    q->tail = e->q_prev;
+    l->tail = e->q_prev;
   e->q_prev = e->q_next = NULL;
 }
 
-static void do_lru_access(pc_queue *q, pc_entry *e) {
-  if (q->head == e) return;
-  do_lru_remove(q, e);
-  do_lru_insert(q, e);
+/* e takes the place of o in l. */
+static void list_replace(pc_list *l, pc_entry *o, pc_entry *e) {
+  e->q_prev = o->q_prev;
+  e->q_next = o->q_next;
+  if (e->q_prev)
+    e->q_prev->q_next = e;
+  else
+    l->head = e;
+  if (e->q_next)
+    e->q_next->q_prev = e;
+  else
+    l->tail = e;
+  o->q_prev = o->q_next = NULL;
 }
-
-static pc_entry *do_lru_victim(pc_queue *q) {
-  return q->tail;
-}
-
-static void do_lru_reset(pc_queue *q) {
-  q->head = q->tail = NULL;
-}
-
-static const pc_policy mem_lru = {do_lru_insert, do_lru_access, do_lru_remove,
-                                  do_lru_victim, do_lru_reset};
-
-/* The policy in use (a constant, so the compiler can call it directly). */
-#define POLICY (&mem_lru)
 
 /* ---- Shards and the store ---- */
 
@@ -297,7 +321,15 @@ typedef struct pc_shard {
                        shard with none */
   size_t cursor;    /* next bucket of the reclamation step */
   uint64_t writes;  /* sets and incrs here: paces foreign reclamation */
-  pc_queue q;       /* the policy's state */
+  /* The policy's state (its section). */
+  unsigned char policy; /* POL_*, the store's */
+  pc_list q[2];         /* LRU, SIEVE: q[0]; S3-FIFO: q[0] small, q[1] main */
+  size_t nsmall;        /* S3-FIFO: entries in q[0] */
+  pc_entry *hand;       /* SIEVE: the next entry the hand looks at */
+  pc_ghost_slot *ghost; /* S3-FIFO: (gmask + 1) * GHOST_WAYS slots or NULL;
+                           pc__free */
+  size_t gmask;
+  uint32_t gclock; /* ghost additions so far (wraps) */
   /* Written under the lock, read by stats() without it. */
   _Atomic int64_t evictions, expirations;
 } pc_shard;
@@ -319,6 +351,192 @@ typedef struct pc_mem {
 } pc_mem;
 
 enum { RM_DELETED, RM_EXPIRED, RM_EVICTED };
+
+/* ---- Policy functions (shard lock held) ---- */
+
+/* The ghost slots of e's bucket. */
+static inline pc_ghost_slot *ghost_bucket(pc_shard *s, uint32_t h24) {
+  return &s->ghost[(h24 & s->gmask) * GHOST_WAYS];
+}
+
+/* How many ghost additions a slot stays a member: the shard's entries
+** (the paper's ghost holds as many keys as main; a full shard's entries
+** stand for its capacity, which a byte bound does not give in entries). */
+static inline uint32_t ghost_window(const pc_shard *s) {
+  return s->count > UINT32_MAX ? UINT32_MAX : (uint32_t)s->count;
+}
+
+/* Whether the key with stored hash h24 is a ghost; if so it stops being
+** one (it is coming back). */
+static bool ghost_take(pc_shard *s, uint32_t h24) {
+  if (!s->ghost) return false;
+  pc_ghost_slot *b = ghost_bucket(s, h24);
+  uint32_t w = ghost_window(s);
+  for (int i = 0; i < GHOST_WAYS; i++) {
+    if (b[i].fp == (GHOST_LIVE | h24) && s->gclock - b[i].stamp < w) {
+      b[i].fp = 0;
+      return true;
+    }
+  }
+  return false;
+}
+
+/* Remembers the key with stored hash h24 in the ghost, over the slot of
+** its bucket that was added longest ago (header comment: sizing). */
+static void ghost_add(pc_shard *s, uint32_t h24) {
+  size_t want = s->count / GHOST_WAYS + 1;
+  if (!s->ghost || want > 2 * (s->gmask + 1)) {
+    size_t nb = 16;
+    while (nb < want)
+      nb *= 2;
+    pc_ghost_slot *g = pc__malloc(nb * GHOST_WAYS * sizeof *g);
+    if (!g) return; /* ghost off until an allocation succeeds */
+    memset(g, 0, nb * GHOST_WAYS * sizeof *g);
+    pc__free(s->ghost);
+    s->ghost = g;
+    s->gmask = nb - 1;
+  }
+  pc_ghost_slot *b = ghost_bucket(s, h24), *oldest = b;
+  for (int i = 0; i < GHOST_WAYS; i++) {
+    if (b[i].fp == 0) {
+      oldest = &b[i];
+      break;
+    }
+    if (s->gclock - b[i].stamp > s->gclock - oldest->stamp) oldest = &b[i];
+  }
+  oldest->fp = GHOST_LIVE | h24;
+  oldest->stamp = ++s->gclock;
+}
+
+/* Links a new entry e (no entry under its key was linked). */
+static void pol_insert(pc_shard *s, pc_entry *e) {
+  e->pol = 0;
+  if (s->policy == POL_S3FIFO && !ghost_take(s, e->hash)) {
+    list_push(&s->q[0], e);
+    s->nsmall++;
+    return;
+  }
+  if (s->policy == POL_S3FIFO) e->pol = POL_MAIN;
+  list_push(&s->q[s->policy == POL_S3FIFO], e);
+}
+
+/* A hit on e (get, touch, an overwrite in place). */
+static inline void pol_access(pc_shard *s, pc_entry *e) {
+  switch (s->policy) {
+  case POL_LRU:
+    if (s->q[0].head != e) {
+      list_remove(&s->q[0], e);
+      list_push(&s->q[0], e);
+    }
+    break;
+  case POL_SIEVE:
+    if (!(e->pol & POL_VISITED)) e->pol |= POL_VISITED;
+    break;
+  default:
+    if ((e->pol & POL_FREQ) != POL_FREQ) e->pol++;
+    break;
+  }
+}
+
+/* The list e is in. */
+static inline pc_list *pol_list(pc_shard *s, const pc_entry *e) {
+  return &s->q[s->policy == POL_S3FIFO && (e->pol & POL_MAIN)];
+}
+
+/* The new entry e replaces o under the same key: a hit, at o's place. */
+static void pol_replace(pc_shard *s, pc_entry *o, pc_entry *e) {
+  pc_list *l = pol_list(s, o);
+  list_replace(l, o, e);
+  e->pol = o->pol;
+  if (s->hand == o) s->hand = e;
+  pol_access(s, e);
+}
+
+/* Unlinks e, which leaves the shard; `why` is RM_*. */
+static void pol_remove(pc_shard *s, pc_entry *e, int why) {
+  pc_list *l = pol_list(s, e);
+  if (s->hand == e) s->hand = e->q_prev;
+  list_remove(l, e);
+  if (s->policy == POL_S3FIFO && !(e->pol & POL_MAIN)) {
+    s->nsmall--;
+    if (why == RM_EVICTED) ghost_add(s, e->hash);
+  }
+}
+
+/* SIEVE: from the hand toward the head (then again from the tail), clears
+** visited bits up to the first entry without one. */
+static pc_entry *sieve_victim(pc_shard *s, const pc_entry *keep) {
+  pc_list *l = &s->q[0];
+  pc_entry *h = s->hand ? s->hand : l->tail;
+  int seen_keep = 0;
+  while (h) {
+    if (h == keep) {
+      if (++seen_keep > 1) return NULL; /* twice round: keep is all */
+    } else if (h->pol & POL_VISITED) {
+      h->pol &= ~POL_VISITED;
+    } else {
+      break;
+    }
+    h = h->q_prev ? h->q_prev : l->tail;
+  }
+  s->hand = h; /* pol_remove moves it on if h goes */
+  return h;
+}
+
+/* S3-FIFO: the small tail when the small queue holds 10% of the shard or
+** more (or main has nothing else), else the main tail; entries that earned
+** it move to main or go round main again on the way. */
+static pc_entry *s3fifo_victim(pc_shard *s, const pc_entry *keep) {
+  pc_list *sm = &s->q[0], *mn = &s->q[1];
+  for (;;) {
+    bool main_has = mn->tail && !(mn->tail == keep && mn->head == keep);
+    bool small_has = sm->tail && !(sm->tail == keep && sm->head == keep);
+    if (!main_has && !small_has) return NULL;
+    bool small = small_has && (s->nsmall * 10 >= s->count || !main_has);
+    pc_list *l = small ? sm : mn;
+    pc_entry *v = l->tail;
+    if (v == keep) { /* not alone in l: it goes to the head */
+      list_remove(l, v);
+      list_push(l, v);
+      continue;
+    }
+    if (small && (v->pol & POL_FREQ) > 1) { /* hit twice: promoted */
+      list_remove(sm, v);
+      s->nsmall--;
+      v->pol = POL_MAIN;
+      list_push(mn, v);
+      continue;
+    }
+    if (!small && (v->pol & POL_FREQ)) { /* once more round main */
+      v->pol--;
+      list_remove(mn, v);
+      list_push(mn, v);
+      continue;
+    }
+    return v;
+  }
+}
+
+/* The next entry to evict from s, not unlinked, never keep; NULL if none. */
+static pc_entry *pol_victim(pc_shard *s, const pc_entry *keep) {
+  switch (s->policy) {
+  case POL_LRU:
+    return s->q[0].tail == keep ? NULL : s->q[0].tail;
+  case POL_SIEVE:
+    return sieve_victim(s, keep);
+  default:
+    return s3fifo_victim(s, keep);
+  }
+}
+
+/* Empties the queues after clear() has unlinked everything. */
+static void pol_reset(pc_shard *s) {
+  s->q[0].head = s->q[0].tail = s->q[1].head = s->q[1].tail = NULL;
+  s->nsmall = 0;
+  s->hand = NULL;
+  if (s->ghost)
+    memset(s->ghost, 0, (s->gmask + 1) * GHOST_WAYS * sizeof *s->ghost);
+}
 
 /* The shard of hash h: its top log2(nshards) bits. */
 static inline pc_shard *shard_of(pc_mem *m, uint64_t h) {
@@ -411,7 +629,7 @@ static void do_remove(pc_mem *m, pc_shard *s, pc_entry **link, pc_entry *e,
                       int why) {
   *link = e->hnext;
   e->hnext = NULL;
-  POLICY->on_remove(&s->q, e);
+  pol_remove(s, e, why);
   s->count--;
   if (e->expires != PC_EXPIRES_NEVER) s->nexpiring--;
   atomic_fetch_sub_explicit(&m->entries, 1, memory_order_relaxed);
@@ -448,7 +666,7 @@ do_find_live(pc_mem *m, pc_shard *s, uint64_t h, const void *key, size_t nkey,
 ** it is (chains get longer; the next insert tries again). */
 static void do_grow(pc_shard *s) {
   size_t n = s->mask + 1;
-  if (n > UINT32_MAX / 2 || n > SIZE_MAX / 2 / sizeof(pc_entry *)) return;
+  if (n > HASH_MASK / 2 || n > SIZE_MAX / 2 / sizeof(pc_entry *)) return;
   pc_entry **nb = pc__malloc(2 * n * sizeof *nb);
   if (!nb) return;
   memset(nb, 0, 2 * n * sizeof *nb);
@@ -472,14 +690,13 @@ static void do_grow(pc_shard *s) {
 ** reference is dropped), or NULL when the key is absent. */
 static void do_link(pc_mem *m, pc_shard *s, pc_entry **old, pc_entry *e) {
   int64_t nbytes = entry_bytes(e);
-  POLICY->on_insert(&s->q, e);
   if (e->expires != PC_EXPIRES_NEVER) s->nexpiring++;
   if (old) {
     pc_entry *o = *old;
     e->hnext = o->hnext;
     *old = e;
     o->hnext = NULL;
-    POLICY->on_remove(&s->q, o);
+    pol_replace(s, o, e);
     if (o->expires != PC_EXPIRES_NEVER) s->nexpiring--;
     atomic_fetch_add_explicit(&m->bytes, nbytes - entry_bytes(o),
                               memory_order_relaxed);
@@ -489,6 +706,7 @@ static void do_link(pc_mem *m, pc_shard *s, pc_entry **old, pc_entry *e) {
   pc_entry **head = &s->buckets[e->hash & s->mask];
   e->hnext = *head;
   *head = e;
+  pol_insert(s, e);
   s->count++;
   atomic_fetch_add_explicit(&m->entries, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&m->bytes, nbytes, memory_order_relaxed);
@@ -519,8 +737,8 @@ static void do_reclaim_step(pc_mem *m, pc_shard *s, int64_t *now) {
 static void do_evict(pc_mem *m, pc_shard *s, const pc_entry *keep,
                      int64_t *now) {
   while (mem_over(m)) {
-    pc_entry *v = POLICY->victim(&s->q);
-    if (!v || v == keep) return;
+    pc_entry *v = pol_victim(s, keep);
+    if (!v) return;
     do_remove(m, s, do_link_of(s, v), v,
               expired(v, now) ? RM_EXPIRED : RM_EVICTED);
   }
@@ -548,7 +766,7 @@ static void mem_after_write(pc_mem *m, pc_shard *own, uint64_t w,
         continue;
       }
       shard_lock(s);
-      pc_entry *v = POLICY->victim(&s->q);
+      pc_entry *v = pol_victim(s, NULL);
       if (v && mem_over(m)) {
         do_remove(m, s, do_link_of(s, v), v,
                   expired(v, now) ? RM_EXPIRED : RM_EVICTED);
@@ -573,6 +791,14 @@ static void mem_after_write(pc_mem *m, pc_shard *own, uint64_t w,
 
 static void mem_close(void *b);
 
+/* The POL_* of an eviction name; the configuration has checked it, and
+** an empty one (a pc_config filled by hand) is the default. */
+static int mem_policy(const char *name) {
+  if (strcmp(name, "lru") == 0) return POL_LRU;
+  if (strcmp(name, "sieve") == 0) return POL_SIEVE;
+  return POL_S3FIFO;
+}
+
 /* Opens a store for cfg->max_entries and cfg->max_bytes (each <= 0 means
 ** no bound) with the number of shards the header comment gives. PC_OK and
 ** *pb, or PC_NOMEM with nothing allocated. */
@@ -593,6 +819,7 @@ static int mem_open(const pc_config *cfg, void **pb) {
   atomic_init(&m->evict_rr, 0);
   m->max_entries = maxe;
   m->max_bytes = maxb;
+  int policy = mem_policy(cfg->eviction);
   m->nshards = 0; /* shards initialized so far, for mem_close on failure */
   m->shard_shift = 64 - (unsigned)__builtin_ctz(n);
   m->shards = (pc_shard *)(m + 1);
@@ -607,6 +834,7 @@ static int mem_open(const pc_config *cfg, void **pb) {
     }
     memset(s->buckets, 0, MEM_INIT_BUCKETS * sizeof *s->buckets);
     s->mask = MEM_INIT_BUCKETS - 1;
+    s->policy = (unsigned char)policy;
     m->nshards = i + 1; /* (its counters are zero: memset) */
   }
   *pb = m;
@@ -629,6 +857,7 @@ static void mem_close(void *b) {
       }
     }
     pc__free(s->buckets);
+    pc__free(s->ghost);
   }
   pc__free(m->raw);
 }
@@ -649,7 +878,7 @@ static int mem_get(void *b, const void *key, size_t nkey, int64_t now,
   }
   pc_entry *e = *link;
   entry_ref(e);
-  POLICY->on_access(&s->q, e);
+  pol_access(s, e);
   if (expires) *expires = e->expires;
   shard_unlock(s);
   val->p = e->data;
@@ -675,7 +904,7 @@ static bool do_rewrite(pc_shard *s, pc_entry *o, const void *val, size_t nval,
     if (expires != PC_EXPIRES_NEVER) s->nexpiring++;
     o->expires = expires;
   }
-  POLICY->on_access(&s->q, o);
+  pol_access(s, o);
   return true;
 }
 
@@ -759,7 +988,7 @@ static int mem_clear(void *b, int64_t now, int64_t *removed) {
       }
       s->buckets[j] = NULL;
     }
-    POLICY->reset(&s->q);
+    pol_reset(s);
     s->count = 0;
     s->nexpiring = 0;
     atomic_fetch_sub_explicit(&m->entries, n, memory_order_relaxed);
@@ -794,7 +1023,7 @@ static int mem_touch(void *b, const void *key, size_t nkey, int64_t expires,
     s->nexpiring += (expires != PC_EXPIRES_NEVER);
     s->nexpiring -= (e->expires != PC_EXPIRES_NEVER);
     e->expires = expires;
-    POLICY->on_access(&s->q, e);
+    pol_access(s, e);
   }
   shard_unlock(s);
   return link ? PC_OK : PC_NOTFOUND;

@@ -122,7 +122,7 @@ static int streq(const char *a, const char *b) {
 
 static const char *const DEFAULT_JSON =
     "{\"backend\":\"memory\",\"default_ttl\":null,\"max_entries\":0,"
-    "\"max_bytes\":67108864,\"eviction\":\"lru\",\"serializer\":\"native\","
+    "\"max_bytes\":67108864,\"eviction\":\"s3fifo\",\"serializer\":\"native\","
     "\"max_key_bytes\":65536,\"max_value_bytes\":33554432,\"cache_dir\":null,"
     "\"create_dir\":true,\"dir_mode\":\"0700\",\"file_mode\":\"0600\","
     "\"synchronous\":\"normal\",\"url\":null,\"prefix\":null,"
@@ -136,7 +136,7 @@ static void test_defaults(void) {
   CHECK_EQ_INT(c.default_ttl_ms, PC_TTL_NEVER);
   CHECK_EQ_INT(c.max_entries, 0);
   CHECK_EQ_INT(c.max_bytes, 64 << 20);
-  CHECK(streq(c.eviction, "lru"));
+  CHECK(streq(c.eviction, "s3fifo"));
   CHECK(streq(c.serializer, "native"));
   CHECK_EQ_INT(c.max_key_bytes, 64 << 10);
   CHECK_EQ_INT(c.max_value_bytes, 32 << 20);
@@ -275,6 +275,19 @@ static void test_json_keys(void) {
   CHECK_EQ_INT(c.max_bytes, 1000);
   pc__config_free(&c);
 
+  /* Every policy by name; the filesystem backend's default is lru. */
+  CHECK_EQ_INT(json_ok(&c, "{\"eviction\":\"SIEVE\"}"), PC_OK);
+  CHECK(streq(c.eviction, "sieve"));
+  pc__config_free(&c);
+  CHECK_EQ_INT(json_ok(&c, "{\"eviction\":\"s3fifo\",\"max_entries\":9}"),
+               PC_OK);
+  CHECK(streq(c.eviction, "s3fifo"));
+  pc__config_free(&c);
+  CHECK_EQ_INT(json_ok(&c, "{\"backend\":\"filesystem\",\"cache_dir\":\"/x\"}"),
+               PC_OK);
+  CHECK(streq(c.eviction, "lru"));
+  pc__config_free(&c);
+
   /* Empty text for a string key is the same as absent. */
   CHECK_EQ_INT(json_ok(&c, "{\"backend\":\"redis\",\"url\":\"redis://h\","
                            "\"prefix\":\"\"}"),
@@ -399,7 +412,7 @@ static void test_json_errors(void) {
       "{\"backend\":1}",
       "backend: must be memory, filesystem, redis or a registered backend");
   JSON_ERR("{\"eviction\":\"lfu\"}",
-           "eviction: unknown policy 'lfu' (available: lru)");
+           "eviction: unknown policy 'lfu' (available: s3fifo, sieve, lru)");
   JSON_ERR("{\"serializer\":\"xml\"}", "serializer: must be native or json");
   JSON_ERR("{\"synchronous\":\"sometimes\"}",
            "synchronous: must be off, normal or full");
@@ -519,7 +532,8 @@ static void test_kv_errors(void) {
   KV_ERR("serializer: must be native or json", "serializer=xml");
   KV_ERR("synchronous: must be off, normal or full", "synchronous=2");
   KV_ERR("on_error: must be fallback or raise", "on_error=ignore");
-  KV_ERR("eviction: unknown policy 'x' (available: lru)", "eviction=x");
+  KV_ERR("eviction: unknown policy 'x' (available: s3fifo, sieve, lru)",
+         "eviction=x");
   KV_ERR("default_ttl: ttl must be a positive number of seconds, -1 or NULL",
          "default_ttl='NULL'");
   KV_ERR("default_ttl: ttl must be a positive number of seconds, -1 or NULL",
@@ -661,6 +675,10 @@ static void test_validate(void) {
                "\"max_bytes\":\"1GB\"}",
                "max_bytes: applies only to backends memory and filesystem, "
                "not to redis");
+  VALIDATE_ERR("{\"backend\":\"filesystem\",\"cache_dir\":\"/x\","
+               "\"eviction\":\"sieve\"}",
+               "eviction: the filesystem backend has lru only (an "
+               "approximation that never writes on a read), not sieve");
   VALIDATE_ERR("{\"backend\":\"redis\",\"url\":\"redis://h\","
                "\"eviction\":\"lru\"}",
                "eviction: applies only to backends memory and filesystem, "
@@ -798,7 +816,7 @@ static void test_secrets(void) {
                        "@h:6379/0\",\"prefix\":\"a\\\"b\\\\c\\n\"}"),
                PC_OK);
   JSON_IS(&c, "{\"backend\":\"redis\",\"default_ttl\":null,\"max_entries\":0,"
-              "\"max_bytes\":67108864,\"eviction\":\"lru\",\"serializer\":"
+              "\"max_bytes\":67108864,\"eviction\":\"s3fifo\",\"serializer\":"
               "\"native\",\"max_key_bytes\":65536,\"max_value_bytes\":33554432,"
               "\"cache_dir\":null,\"create_dir\":true,\"dir_mode\":\"0700\","
               "\"file_mode\":\"0600\",\"synchronous\":\"normal\",\"url\":"

@@ -25,11 +25,16 @@ static int64_t T0 = 1000000; /* the `now` of the tests, moved by hand */
 
 /* ---- Helpers ---- */
 
+/* The eviction policy of the stores mem_open() makes ("" = the default);
+** main() runs the tests that evict under each policy. */
+static const char *g_policy = "";
+
 static void *mem_open(int64_t max_entries, int64_t max_bytes) {
   pc_config cfg;
   memset(&cfg, 0, sizeof cfg);
   cfg.max_entries = max_entries;
   cfg.max_bytes = max_bytes;
+  snprintf(cfg.eviction, sizeof cfg.eviction, "%s", g_policy);
   void *b = NULL;
   int rc = MEM->open(&cfg, &b);
   CHECK_EQ_INT(rc, PC_OK);
@@ -384,6 +389,7 @@ static void test_bytes(void) {
 
 static void test_lru(void) {
   long base = pc_test_live;
+  g_policy = "lru";
   void *b = mem_open(3, 64 * MiB); /* max_entries=3: one shard, exact LRU */
   CHECK_EQ_INT(set_s(b, "a", "1", NEVER, 0, T0), PC_OK);
   CHECK_EQ_INT(set_s(b, "b", "2", NEVER, 0, T0), PC_OK);
@@ -422,6 +428,97 @@ static void test_lru(void) {
   CHECK_EQ_INT(st.evictions, 0);
   CHECK_EQ_INT(st.expirations, 1);
   MEM->close(b);
+  g_policy = "";
+  CHECK_EQ_INT(pc_test_live, base);
+}
+
+static void test_sieve(void) {
+  long base = pc_test_live;
+  g_policy = "sieve";
+  void *b = mem_open(3, 64 * MiB);
+  CHECK_EQ_INT(set_s(b, "a", "1", NEVER, 0, T0), PC_OK);
+  CHECK_EQ_INT(set_s(b, "b", "2", NEVER, 0, T0), PC_OK);
+  CHECK_EQ_INT(set_s(b, "c", "3", NEVER, 0, T0), PC_OK);
+  CHECK(has_s(b, "a", T0)); /* visited; the order stays c b a (FIFO) */
+  /* The hand starts at the tail: a loses its bit, b goes. */
+  CHECK_EQ_INT(set_s(b, "d", "4", NEVER, 0, T0), PC_OK);
+  CHECK(!has_s(b, "b", T0));
+  /* The hand goes on toward the head: c goes, not a (already passed). */
+  CHECK_EQ_INT(set_s(b, "e", "5", NEVER, 0, T0), PC_OK);
+  CHECK(!has_s(b, "c", T0));
+  /* Order e d a, hand at d: d was visited (the has above), e goes. */
+  CHECK(has_s(b, "d", T0));
+  CHECK_EQ_INT(set_s(b, "f", "6", NEVER, 0, T0), PC_OK);
+  CHECK(!has_s(b, "e", T0));
+  CHECK(has_s(b, "a", T0));
+  CHECK(has_s(b, "d", T0));
+  CHECK(has_s(b, "f", T0));
+  CHECK_EQ_INT(stats_of(b).evictions, 3);
+  /* An overwrite keeps the entry's place and counts as a hit; deleting
+  ** the entry under the hand moves the hand on. */
+  CHECK_EQ_INT(set_s(b, "a", "longer value", NEVER, 0, T0), PC_OK);
+  CHECK_EQ_INT(MEM->del(b, "d", 1, T0), PC_OK);
+  CHECK_EQ_INT(set_s(b, "g", "7", NEVER, 0, T0), PC_OK);
+  CHECK_EQ_INT(set_s(b, "h", "8", NEVER, 0, T0), PC_OK);
+  CHECK_EQ_INT(stats_of(b).entries, 3);
+  CHECK(has_s(b, "a", T0));
+  MEM->close(b);
+  g_policy = "";
+  CHECK_EQ_INT(pc_test_live, base);
+}
+
+/* Sets `n` keys "<prefix><i>" that are never read. */
+static void scan_keys(void *b, const char *prefix, int n) {
+  char k[32];
+  for (int i = 0; i < n; i++) {
+    snprintf(k, sizeof k, "%s%d", prefix, i);
+    CHECK_EQ_INT(set_s(b, k, "v", NEVER, 0, T0), PC_OK);
+  }
+}
+
+/* Keys read twice survive a scan under S3-FIFO, not under LRU; a key
+** evicted from the small queue and written again goes to main. */
+static void test_s3fifo(void) {
+  long base = pc_test_live;
+  const char *pols[] = {"s3fifo", "lru"};
+  char k[32];
+  for (int p = 0; p < 2; p++) {
+    g_policy = pols[p];
+    void *b = mem_open(10, 64 * MiB);
+    for (int i = 0; i < 5; i++) {
+      snprintf(k, sizeof k, "hot%d", i);
+      CHECK_EQ_INT(set_s(b, k, "v", NEVER, 0, T0), PC_OK);
+      CHECK(has_s(b, k, T0));
+      CHECK(has_s(b, k, T0));
+    }
+    scan_keys(b, "scan", 100);
+    int kept = 0;
+    for (int i = 0; i < 5; i++) {
+      snprintf(k, sizeof k, "hot%d", i);
+      kept += has_s(b, k, T0);
+    }
+    CHECK_EQ_INT(kept, p == 0 ? 5 : 0);
+    CHECK_EQ_INT(stats_of(b).entries, 10);
+    CHECK_EQ_INT(stats_of(b).evictions, 95);
+    MEM->close(b);
+  }
+  g_policy = "s3fifo";
+  void *b = mem_open(10, 64 * MiB);
+  scan_keys(b, "old", 20); /* old0..old9 evicted from small: ghosts */
+  CHECK(!has_s(b, "old0", T0));
+  CHECK_EQ_INT(set_s(b, "old0", "back", NEVER, 0, T0), PC_OK); /* main */
+  CHECK_EQ_INT(set_s(b, "new", "once", NEVER, 0, T0), PC_OK);  /* small */
+  scan_keys(b, "more", 20);
+  CHECK(has_s(b, "old0", T0));
+  CHECK(!has_s(b, "new", T0));
+  /* Clear forgets the ghosts too. */
+  CHECK_EQ_INT(MEM->clear(b, T0, NULL), PC_OK);
+  scan_keys(b, "more", 10);
+  CHECK_EQ_INT(set_s(b, "old1", "back", NEVER, 0, T0), PC_OK);
+  scan_keys(b, "again", 20);
+  CHECK(!has_s(b, "old1", T0));
+  MEM->close(b);
+  g_policy = "";
   CHECK_EQ_INT(pc_test_live, base);
 }
 
@@ -1074,17 +1171,26 @@ int main(void) {
   test_reclaim();
   test_bytes();
   test_lru();
-  test_max_bytes();
+  test_sieve();
+  test_s3fifo();
   test_toobig();
-  test_reader_survives();
   test_incr();
   test_scan();
-  test_oom();
+  static const char *const pols[] = {"s3fifo", "sieve", "lru"};
+  for (int p = 0; p < 3; p++) { /* what evicts, under each policy */
+    g_policy = pols[p];
+    test_max_bytes();
+    test_reader_survives();
+    test_oom();
+  }
   CHECK_EQ_INT(pc_test_live, 0);
 
   pc_set_allocator(NULL); /* the counting allocator is not thread-safe */
-  test_scan_concurrent();
+  for (int p = 0; p < 3; p++) {
+    g_policy = pols[p];
+    test_scan_concurrent();
+    test_stress_bounded();
+  }
   test_stress();
-  test_stress_bounded();
   PC_TEST_END();
 }
