@@ -1,0 +1,174 @@
+/*
+** bench_threads: how memory-backend gets (and a 90/10 get/set mix) scale
+** from one thread to two, each thread on its own connection, against how
+** the SQL call floor `SELECT ?1` itself scales on the same machine in the
+** same run.
+**
+**   bench_threads EXTENSION [ms per round]     (default 300)
+**
+** The cache is the default one (memory backend, shared by every
+** connection of the process), holding 10,000 keys of 100-byte values; a
+** thread runs its statement over the keys from its own starting point,
+** as fast as it can, until the round's time is up, and counts what it
+** did. Each workload runs with 1 and with 2 threads, in 9 interleaved
+** rounds; each figure is the best round. Scaling = operations per second
+** with 2 threads / with 1. Bar (SPEC section 9): each workload's scaling
+** is at least 90% of the floor's.
+*/
+#define _GNU_SOURCE
+#include <sqlite3.h>
+
+#include "bench.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NKEYS 10000
+#define ROUNDS 9
+#define MAX_THREADS 2
+
+static char g_keys[NKEYS][16];
+static char g_value[101];
+
+enum { W_FLOOR, W_GET, W_MIX, NW };
+static const char *const g_names[NW] = {
+    "SELECT ?1 (floor)", "SELECT cache_get(?1)", "90% get / 10% cache_set"};
+
+typedef struct worker {
+  sqlite3 *db;
+  sqlite3_stmt *st[3]; /* floor, get, set */
+  int id;
+  /* Per round. */
+  int workload;
+  double until; /* bench_now_s() deadline */
+  long ops;
+  pthread_t th;
+} worker;
+
+static pthread_barrier_t g_start;
+
+static void die_db(sqlite3 *db, const char *what) {
+  bench_die("bench_threads", what, sqlite3_errmsg(db));
+}
+
+static void step(worker *w, sqlite3_stmt *st, const char *key) {
+  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+  if (sqlite3_bind_parameter_count(st) > 1)
+    sqlite3_bind_text(st, 2, g_value, 100, SQLITE_STATIC);
+  if (sqlite3_step(st) != SQLITE_ROW) die_db(w->db, "step");
+  (void)sqlite3_column_bytes(st, 0);
+  sqlite3_reset(st);
+}
+
+static void *run(void *p) {
+  worker *w = p;
+  cpu_set_t set; /* thread i on core i: no migrations within a round */
+  CPU_ZERO(&set);
+  CPU_SET(w->id % CPU_SETSIZE, &set);
+  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+  pthread_barrier_wait(&g_start);
+  long i = (long)w->id * (NKEYS / 2), ops = 0;
+  sqlite3_stmt *main_st = w->st[w->workload == W_FLOOR ? 0 : 1];
+  while (bench_now_s() < w->until) {
+    for (int n = 0; n < 1000; n++, i++) {
+      const char *key = g_keys[i % NKEYS];
+      if (w->workload == W_MIX && i % 10 == 0)
+        step(w, w->st[2], key);
+      else
+        step(w, main_st, key);
+    }
+    ops += 1000;
+  }
+  w->ops = ops;
+  return NULL;
+}
+
+/* Operations per second of `workload` on nthreads threads for ms. */
+static double round_of(worker *ws, int nthreads, int workload, int ms) {
+  pthread_barrier_init(&g_start, NULL, (unsigned)nthreads + 1);
+  double t0 = bench_now_s() + 0.005;
+  for (int t = 0; t < nthreads; t++) {
+    ws[t].workload = workload;
+    ws[t].until = t0 + ms / 1000.0;
+    if (pthread_create(&ws[t].th, NULL, run, &ws[t]) != 0)
+      bench_die("bench_threads", "pthread_create", "failed");
+  }
+  pthread_barrier_wait(&g_start);
+  double start = bench_now_s();
+  long total = 0;
+  for (int t = 0; t < nthreads; t++) {
+    pthread_join(ws[t].th, NULL);
+    total += ws[t].ops;
+  }
+  double secs = bench_now_s() - start;
+  pthread_barrier_destroy(&g_start);
+  return (double)total / secs;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: bench_threads EXTENSION [ms per round]\n");
+    return 2;
+  }
+  int ms = argc > 2 ? atoi(argv[2]) : 300;
+  if (ms < 10) ms = 10;
+  for (int i = 0; i < NKEYS; i++)
+    snprintf(g_keys[i], 16, "key:%d", i);
+  memset(g_value, 'v', 100);
+
+  worker ws[MAX_THREADS];
+  const char *sql[3] = {"SELECT ?1", "SELECT cache_get(?1)",
+                        "SELECT cache_set(?1, ?2)"};
+  for (int t = 0; t < MAX_THREADS; t++) {
+    worker *w = &ws[t];
+    memset(w, 0, sizeof *w);
+    w->id = t;
+    char *err = NULL;
+    if (sqlite3_open(":memory:", &w->db) != SQLITE_OK) die_db(w->db, "open");
+    sqlite3_enable_load_extension(w->db, 1);
+    if (sqlite3_load_extension(w->db, argv[1], NULL, &err) != SQLITE_OK)
+      bench_die("bench_threads", "load", err ? err : "failed");
+    for (int s = 0; s < 3; s++)
+      if (sqlite3_prepare_v2(w->db, sql[s], -1, &w->st[s], NULL) != SQLITE_OK)
+        die_db(w->db, sql[s]);
+  }
+  for (int i = 0; i < NKEYS; i++) /* every get hits */
+    step(&ws[0], ws[0].st[2], g_keys[i]);
+
+  printf("bench_threads %s: %d ms rounds, best of %d, each thread on its own "
+         "connection, SQLite %s, %s, %ld cores\n",
+         bench_date(), ms, ROUNDS, sqlite3_libversion(), bench_system(),
+         sysconf(_SC_NPROCESSORS_ONLN));
+  double best[NW][MAX_THREADS + 1] = {{0}};
+  for (int r = 0; r < ROUNDS; r++)
+    for (int w = 0; w < NW; w++)
+      for (int n = 1; n <= MAX_THREADS; n++) {
+        double ops = round_of(ws, n, w, ms);
+        if (ops > best[w][n]) best[w][n] = ops;
+      }
+  double floor_scale = best[W_FLOOR][2] / best[W_FLOOR][1];
+  printf("%-26s %12s %12s %8s %10s\n", "workload", "1 thread/s", "2 threads/s",
+         "scaling", "vs floor");
+  int missed = 0;
+  for (int w = 0; w < NW; w++) {
+    double scale = best[w][2] / best[w][1], rel = scale / floor_scale;
+    printf("%-26s %12.0f %12.0f %7.2fx %9.0f%%", g_names[w], best[w][1],
+           best[w][2], scale, 100 * rel);
+    if (w != W_FLOOR) {
+      printf("  bar >= 90%%: %s", rel >= 0.90 ? "met" : "NOT MET");
+      missed += rel < 0.90;
+    }
+    printf("\n");
+  }
+  printf("bars (SPEC section 9): %s\n", missed ? "not all met" : "all met");
+  for (int t = 0; t < MAX_THREADS; t++) {
+    for (int s = 0; s < 3; s++)
+      sqlite3_finalize(ws[t].st[s]);
+    sqlite3_close(ws[t].db);
+  }
+  return 0;
+}
