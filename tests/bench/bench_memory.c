@@ -75,9 +75,9 @@ static double measure(const char *label, long writes, long max_entries,
       ((double)heap1 - (double)heap0 - (double)st.bytes) / (double)st.entries;
   double per_rss =
       ((double)rss1 - (double)rss0 - (double)st.bytes) / (double)st.entries;
-  printf("%-40s %9lld %8.1f %8.1f %10.1f  bar <= 48: %s\n", label,
-         (long long)st.entries, (double)st.bytes / (double)st.entries, per_heap,
-         per_rss, per_heap <= 48 ? "met" : "NOT MET");
+  printf("%-36s %9lld %8.1f %8.1f %9.1f  bar <= 48: %s\n", label,
+         (long long)st.entries, (double)st.bytes / (double)st.entries, per_rss,
+         per_heap, per_heap <= 48 ? "met" : "NOT MET");
   mem->close(b);
   pc__config_free(&cfg);
   return per_heap;
@@ -89,11 +89,11 @@ int main(int argc, char **argv) {
   printf("bench_memory %s: %ld entries, keys of 11 bytes, values of 50-150 "
          "bytes, glibc malloc, %s\n",
          bench_date(), n, bench_system());
-  printf("%-40s %9s %8s %8s %10s\n", "store", "entries", "k+v B", "heap B/e",
-         "RSS B/e");
-  measure("no bound (no eviction)", n, 0, "");
-  measure("full, evicting, default (s3fifo)", 2 * n, n, "");
-  measure("full, evicting, lru", 2 * n, n, "lru");
+  printf("%-36s %9s %8s %8s %9s\n", "store", "entries", "k+v B", "RSS B/e",
+         "heap B/e");
+  measure("memory per entry, no bound", n, 0, "");
+  measure("memory per entry, full, s3fifo", 2 * n, n, "");
+  measure("memory per entry, full, lru", 2 * n, n, "lru");
   printf("B/e: bytes per entry beyond key and value (heap: mallinfo2, "
          "malloc's headers and rounding included; RSS: resident pages)\n");
   return 0;

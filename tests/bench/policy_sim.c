@@ -448,7 +448,7 @@ int main(int argc, char **argv) {
   int ge_lru[NPOL],
       base[NPOL] = {
           [M_SIEVE] = M_LRU, [M_S3] = M_LRU, [B_SIEVE] = B_LRU, [B_S3] = B_LRU};
-  double scan_gain[NPOL], gap_opt[NPOL] = {0};
+  double scan_gain[NPOL], gap_opt[NPOL] = {0}, worst_ratio = 1e9;
   for (int p = 0; p < NPOL; p++) {
     ge_lru[p] = 1;
     scan_gain[p] = 1e9;
@@ -470,6 +470,8 @@ int main(int argc, char **argv) {
       for (int p = 0; p < NPOL; p++) {
         if (p == M_LRU || p == B_LRU || p == OPT) continue;
         if (r[p] + 1e-9 < r[base[p]]) ge_lru[p] = 0;
+        if (p == B_S3 && r[B_LRU] > 0 && r[p] / r[B_LRU] < worst_ratio)
+          worst_ratio = r[p] / r[B_LRU];
         if (strcmp(t.name, "zipf-0.9+scans") == 0 &&
             r[p] - r[base[p]] < scan_gain[p])
           scan_gain[p] = r[p] - r[base[p]];
@@ -488,9 +490,16 @@ int main(int argc, char **argv) {
            names[p], names[base[p]], ge_lru[p] ? "yes" : "NO", scan_gain[p],
            gap_opt[p]);
   }
-  int ok = ge_lru[B_S3] && scan_gain[B_S3] >= 1.0 && gap_opt[B_S3] <= 10;
-  printf("\nThe default, s3fifo (cache): bar %s (SPEC section 9)\n",
-         ok ? "met" : "NOT MET");
+  /* The bars, on the backend's default against the backend's LRU. */
+  printf("\ns3fifo (cache) hit ratio / lru (cache)'s, worst trace and size "
+         "where lru hits: %.3fx  bar >= 1.00x: %s\n",
+         worst_ratio, worst_ratio >= 1.0 ? "met" : "NOT MET");
+  printf("s3fifo (cache) over lru (cache) on the scan trace, worst size: "
+         "%+.2f points  bar >= 1 points: %s\n",
+         scan_gain[B_S3], scan_gain[B_S3] >= 1.0 ? "met" : "NOT MET");
+  printf("s3fifo (cache) below Belady on zipf-0.9 at 10%%: %.2f points  bar "
+         "<= 10 points: %s\n",
+         gap_opt[B_S3], gap_opt[B_S3] <= 10 ? "met" : "NOT MET");
   if (csv) fclose(csv);
   return 0;
 }
