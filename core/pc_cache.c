@@ -815,10 +815,16 @@ decode_buf(pc_cache *c, pc_buf *buf, pc_value *out) {
   if (c->ser != &pc__native_serializer ||
       !(t = pc__native_bytes(buf->p, buf->n)))
     return decode_slow(c, buf, out);
-  *out = (pc_value){.type = t,
+  size_t n = buf->n - PC_NATIVE_TRAILER;
+  /* Bytes a memory store holds were encoded here; from anywhere else a
+  ** claim of no NUL inside is checked (decode_slow makes a lie a miss). */
+  if ((t & PC_NATIVE_Z) && c->be != &pc__memory_backend && memchr(buf->p, 0, n))
+    return decode_slow(c, buf, out);
+  *out = (pc_value){.type = t & ~PC_NATIVE_Z,
                     .p = buf->p,
-                    .n = buf->n - PC_NATIVE_TRAILER,
-                    .free_fn = buf->free_fn};
+                    .n = n,
+                    .free_fn = buf->free_fn,
+                    .nul_terminated = (t & PC_NATIVE_Z) != 0};
   buf->free_fn = NULL;
   return PC_OK;
 }

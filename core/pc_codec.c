@@ -147,8 +147,13 @@ static int native_encode(const pc_value *v, unsigned char *scratch,
   } else if (npay) {
     memcpy(buf, v->p, npay);
   }
-  buf[npay] = PC_NATIVE_MAGIC;
-  buf[npay + 1] = (unsigned char)(PC_NATIVE_VERSION << 4 | tag);
+  if (v->type == PC_TEXT && !(npay && memchr(v->p, 0, npay))) {
+    buf[npay] = 0; /* the terminator of a C string */
+    buf[npay + 1] = (unsigned char)(PC_NATIVE_VERSION_Z << 4 | tag);
+  } else {
+    buf[npay] = PC_NATIVE_MAGIC;
+    buf[npay + 1] = (unsigned char)(PC_NATIVE_VERSION << 4 | tag);
+  }
   *out = buf;
   *nout = npay + PC_NATIVE_TRAILER;
   return PC_OK;
@@ -158,10 +163,14 @@ static int native_decode(const unsigned char *p, size_t n, pc_value *v,
                          void (**release)(void *)) {
   if (!p || n < PC_NATIVE_TRAILER) return err_undecodable();
   unsigned char magic = p[n - 2], tag = p[n - 1];
-  if (magic != PC_NATIVE_MAGIC || (tag >> 4) != PC_NATIVE_VERSION)
-    return err_undecodable();
   size_t npay = n - PC_NATIVE_TRAILER;
   int t = tag & 0x0f;
+  /* Version 2: TEXT with a NUL after it and none inside. */
+  int z = magic == 0 && (tag >> 4) == PC_NATIVE_VERSION_Z &&
+          (t == PC_TEXT || t == PC_NATIVE_JSON_TEXT) &&
+          !(npay && memchr(p, 0, npay));
+  if (!z && (magic != PC_NATIVE_MAGIC || (tag >> 4) != PC_NATIVE_VERSION))
+    return err_undecodable();
   if (t == PC_TEXT || t == PC_BLOB || t == PC_NATIVE_JSON_TEXT) {
     /* The common case first, written in place: the value points at the
     ** stored bytes. */
@@ -171,6 +180,7 @@ static int native_decode(const unsigned char *p, size_t n, pc_value *v,
     v->r = 0;
     v->p = p;
     v->n = npay;
+    v->nul_terminated = z;
     take_release(v, release);
     return PC_OK;
   }
@@ -912,6 +922,7 @@ int pc__custom_decode(const pc_serializer *s, const unsigned char *p, size_t n,
   /* An empty TEXT or BLOB has bytes, never a NULL pointer (which SQL
   ** would read as NULL). */
   if ((got.type == PC_TEXT || got.type == PC_BLOB) && !got.p) got.p = "";
+  got.nul_terminated = 0; /* a claim only the engine's own decoders make */
   *v = got;
   return PC_OK;
 }

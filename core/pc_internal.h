@@ -125,20 +125,29 @@ static inline int pc__ser_decode(const pc_serializer *s, const unsigned char *p,
 }
 
 /* The native format: the payload, then a trailer of the magic byte and
-** version << 4 | type tag. The engine decodes stored TEXT and BLOB (what a
-** get returns most) inline with pc__native_bytes(); the rest goes through
-** decode. */
+** version << 4 | type tag; TEXT without a NUL byte in it has version 2,
+** whose trailer starts with 0 instead of the magic, so that the stored text
+** is NUL-terminated and SQLite can take it without a copy. The engine
+** decodes stored TEXT and BLOB (what a get returns most) inline with
+** pc__native_bytes(); the rest goes through decode. */
 #define PC_NATIVE_MAGIC 0x50
 #define PC_NATIVE_VERSION 1
+#define PC_NATIVE_VERSION_Z 2 /* TEXT, NUL-terminated, no NUL inside */
 #define PC_NATIVE_JSON_TEXT 5 /* type tag of TEXT with is_json */
 #define PC_NATIVE_TRAILER 2
+#define PC_NATIVE_Z 0x100 /* or-ed into pc__native_bytes()'s PC_TEXT */
 
 /* PC_TEXT or PC_BLOB when (p, n) is the native encoding of plain TEXT or of
-** a BLOB (the payload is then the first n - PC_NATIVE_TRAILER bytes), else
-** 0. */
+** a BLOB (the payload is then the first n - PC_NATIVE_TRAILER bytes), with
+** PC_NATIVE_Z when it claims to be version 2 TEXT (the caller checks the
+** claim of no NUL inside where the bytes may not be its own), else 0. */
 static inline int pc__native_bytes(const unsigned char *p, size_t n) {
-  if (n < PC_NATIVE_TRAILER || p[n - 2] != PC_NATIVE_MAGIC) return 0;
-  unsigned tag = p[n - 1];
+  if (n < PC_NATIVE_TRAILER) return 0;
+  unsigned magic = p[n - 2], tag = p[n - 1];
+  if (magic == 0)
+    return tag == (PC_NATIVE_VERSION_Z << 4 | PC_TEXT) ? PC_TEXT | PC_NATIVE_Z
+                                                       : 0;
+  if (magic != PC_NATIVE_MAGIC) return 0;
   return tag == (PC_NATIVE_VERSION << 4 | PC_TEXT)   ? PC_TEXT
          : tag == (PC_NATIVE_VERSION << 4 | PC_BLOB) ? PC_BLOB
                                                      : 0;

@@ -72,6 +72,9 @@ typedef struct pc_value {
   const void *p;
   size_t n;
   void (*free_fn)(void *); /* NULL, or releases p; called with p */
+  int nul_terminated;      /* PC_TEXT from the engine: p[n] is 0 and no
+                              byte of p[0..n) is (SQLite can take the text
+                              as a C string, with no copy) */
 } pc_value;
 
 pc_value pc_null(void);

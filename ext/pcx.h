@@ -98,8 +98,13 @@ static inline void pcx_result(sqlite3_context *ctx, pc_value *v) {
     break;
   case PC_TEXT:
     if (v->free_fn) {
-      /* SQLite takes the bytes and calls free_fn when done with them. */
-      if (v->n <= 0x7fffffff) /* the int form skips a conversion check */
+      /* SQLite takes the bytes and calls free_fn when done with them. A
+      ** length of -1 tells it the text is NUL-terminated (it finds the
+      ** NUL): sqlite3_column_text() can then return the bytes as they
+      ** are, where otherwise it copies them to add a terminator. */
+      if (v->nul_terminated && v->n <= 0x7fffffff)
+        sqlite3_result_text(ctx, v->p, -1, v->free_fn);
+      else if (v->n <= 0x7fffffff) /* skips a conversion check */
         sqlite3_result_text(ctx, v->p, (int)v->n, v->free_fn);
       else
         sqlite3_result_text64(ctx, v->p, v->n, v->free_fn, SQLITE_UTF8);

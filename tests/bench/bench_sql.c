@@ -71,11 +71,22 @@ static void run_round(sqlite3 *db, bench_op *op, long ops) {
       fprintf(stderr, "bench_sql: %s: %s\n", op->sql, sqlite3_errmsg(db));
       exit(1);
     }
-    /* Read the result as its type, as an application would. */
-    if (sqlite3_column_type(st, 0) == SQLITE_INTEGER)
+    /* Read the result as its type, as an application would: the bytes
+    ** of a TEXT with sqlite3_column_text() (as Python's sqlite3 does),
+    ** then its length. */
+    switch (sqlite3_column_type(st, 0)) {
+    case SQLITE_INTEGER:
       (void)sqlite3_column_int64(st, 0);
-    else
+      break;
+    case SQLITE_TEXT:
+      (void)sqlite3_column_text(st, 0);
       (void)sqlite3_column_bytes(st, 0);
+      break;
+    default:
+      (void)sqlite3_column_blob(st, 0);
+      (void)sqlite3_column_bytes(st, 0);
+      break;
+    }
     sqlite3_reset(st);
   }
   double ns = (bench_now_s() - t0) * 1e9 / (double)ops;
@@ -93,7 +104,7 @@ static void bench_text(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
       !sqlite3_value_text(argv[0]))
     return;
   (void)sqlite3_value_bytes(argv[0]);
-  sqlite3_result_text(ctx, g_value, 100, keep_bytes);
+  sqlite3_result_text(ctx, g_value, -1, keep_bytes); /* as cache_get does */
 }
 
 int main(int argc, char **argv) {

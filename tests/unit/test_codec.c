@@ -332,11 +332,32 @@ static void test_native_layout(void) {
   ENCODES_AS(NATIVE, pc_int(INT64_MIN), "\0\0\0\0\0\0\0\x80\x50\x11");
   ENCODES_AS(NATIVE, pc_real(1.0), "\0\0\0\0\0\0\xf0\x3f\x50\x12");
   ENCODES_AS(NATIVE, pc_real(-0.0), "\0\0\0\0\0\0\0\x80\x50\x12");
-  ENCODES_AS(NATIVE, pc_text("ab", 2), "ab\x50\x13");
+  /* TEXT with no NUL in it: version 2, NUL-terminated; with one:
+  ** version 1. */
+  ENCODES_AS(NATIVE, pc_text("ab", 2), "ab\0\x23");
+  ENCODES_AS(NATIVE, pc_text("", 0), "\0\x23");
+  ENCODES_AS(NATIVE, pc_text("a\0b", 3), "a\0b\x50\x13");
   ENCODES_AS(NATIVE, pc_blob("ab", 2), "ab\x50\x14");
   pc_value j = pc_text("[1]", 3);
   j.is_json = 1;
-  ENCODES_AS(NATIVE, j, "[1]\x50\x15");
+  ENCODES_AS(NATIVE, j, "[1]\0\x25");
+  /* Both versions decode; only version 2 says NUL-terminated, and
+  ** version 2 with a NUL inside is not a value. */
+  void (*rel)(void *) = NULL;
+  pc_value d;
+  CHECK_EQ_INT(NATIVE->decode((const unsigned char *)"ab\x50\x13", 4, &d, &rel),
+               PC_OK);
+  CHECK(d.type == PC_TEXT && d.n == 2 && !d.nul_terminated);
+  CHECK_EQ_INT(NATIVE->decode((const unsigned char *)"ab\0\x23", 4, &d, &rel),
+               PC_OK);
+  CHECK(d.type == PC_TEXT && d.n == 2 && d.nul_terminated && !d.is_json);
+  CHECK_EQ_INT(NATIVE->decode((const unsigned char *)"[1]\0\x25", 5, &d, &rel),
+               PC_OK);
+  CHECK(d.type == PC_TEXT && d.n == 3 && d.nul_terminated && d.is_json);
+  CHECK_EQ_INT(NATIVE->decode((const unsigned char *)"a\0b\0\x23", 5, &d, &rel),
+               PC_ERROR);
+  CHECK_EQ_INT(NATIVE->decode((const unsigned char *)"ab\0\x24", 4, &d, &rel),
+               PC_ERROR); /* a BLOB has no version 2 */
 
   pc_value bad = pc_null();
   bad.type = 9;
@@ -390,10 +411,12 @@ static void test_native_malformed(void) {
         pc_value v;
         int rc = NATIVE->decode(p, (size_t)len + 2, &v, &release);
         int type = t & 15;
-        bool valid = m == 0x50 && (t >> 4) == 1 &&
-                     ((type == 0 && len == 0) ||
-                      ((type == 1 || type == 2) && len == 8) ||
-                      (type >= 3 && type <= 5));
+        bool valid = (m == 0x50 && (t >> 4) == 1 &&
+                      ((type == 0 && len == 0) ||
+                       ((type == 1 || type == 2) && len == 8) ||
+                       (type >= 3 && type <= 5))) ||
+                     /* version 2 TEXT: the 0xee bytes hold no NUL */
+                     (m == 0 && (t >> 4) == 2 && (type == 3 || type == 5));
         if (rc != (valid ? PC_OK : PC_ERROR)) wrong++;
         if (rc == PC_OK) pc_value_release(&v);
         if (release) release(p);
