@@ -40,4 +40,30 @@ static inline const char *bench_system(void) {
   return sys;
 }
 
+/* Reads column i of the row st is on as its type, the way an application
+** does: a TEXT with sqlite3_column_text() (what Python's sqlite3 calls),
+** a BLOB with sqlite3_column_blob(), then the length. Needs <sqlite3.h>. */
+#ifdef SQLITE_TEXT
+static inline void bench_read_column(sqlite3_stmt *st, int i) {
+  switch (sqlite3_column_type(st, i)) {
+  case SQLITE_INTEGER:
+    (void)sqlite3_column_int64(st, i);
+    break;
+  case SQLITE_FLOAT:
+    (void)sqlite3_column_double(st, i);
+    break;
+  case SQLITE_TEXT:
+    (void)sqlite3_column_text(st, i);
+    (void)sqlite3_column_bytes(st, i);
+    break;
+  case SQLITE_BLOB:
+    (void)sqlite3_column_blob(st, i);
+    (void)sqlite3_column_bytes(st, i);
+    break;
+  default:
+    break;
+  }
+}
+#endif
+
 #endif /* PC_BENCH_H */

@@ -62,7 +62,7 @@ static sqlite3_stmt *prep(sqlite3 *db, const char *sql) {
 static void step(sqlite3 *db, sqlite3_stmt *st) {
   int rc = sqlite3_step(st);
   if (rc == SQLITE_ROW)
-    (void)sqlite3_column_bytes(st, 0);
+    bench_read_column(st, 0);
   else if (rc != SQLITE_DONE)
     die("step", sqlite3_errmsg(db));
   sqlite3_reset(st);

@@ -71,22 +71,7 @@ static void run_round(sqlite3 *db, bench_op *op, long ops) {
       fprintf(stderr, "bench_sql: %s: %s\n", op->sql, sqlite3_errmsg(db));
       exit(1);
     }
-    /* Read the result as its type, as an application would: the bytes
-    ** of a TEXT with sqlite3_column_text() (as Python's sqlite3 does),
-    ** then its length. */
-    switch (sqlite3_column_type(st, 0)) {
-    case SQLITE_INTEGER:
-      (void)sqlite3_column_int64(st, 0);
-      break;
-    case SQLITE_TEXT:
-      (void)sqlite3_column_text(st, 0);
-      (void)sqlite3_column_bytes(st, 0);
-      break;
-    default:
-      (void)sqlite3_column_blob(st, 0);
-      (void)sqlite3_column_bytes(st, 0);
-      break;
-    }
+    bench_read_column(st, 0); /* as an application reads it */
     sqlite3_reset(st);
   }
   double ns = (bench_now_s() - t0) * 1e9 / (double)ops;

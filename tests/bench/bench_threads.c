@@ -60,7 +60,7 @@ static void step(worker *w, sqlite3_stmt *st, const char *key) {
   if (sqlite3_bind_parameter_count(st) > 1)
     sqlite3_bind_text(st, 2, g_value, 100, SQLITE_STATIC);
   if (sqlite3_step(st) != SQLITE_ROW) die_db(w->db, "step");
-  (void)sqlite3_column_bytes(st, 0);
+  bench_read_column(st, 0);
   sqlite3_reset(st);
 }
 

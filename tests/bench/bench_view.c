@@ -57,18 +57,8 @@ static void drain(bench_op *op) {
   int rc;
   while ((rc = sqlite3_step(op->st)) == SQLITE_ROW) {
     int n = sqlite3_column_count(op->st);
-    for (int i = 0; i < n; i++) {
-      switch (sqlite3_column_type(op->st, i)) {
-      case SQLITE_INTEGER:
-        (void)sqlite3_column_int64(op->st, i);
-        break;
-      case SQLITE_FLOAT:
-        (void)sqlite3_column_double(op->st, i);
-        break;
-      default:
-        (void)sqlite3_column_bytes(op->st, i);
-      }
-    }
+    for (int i = 0; i < n; i++)
+      bench_read_column(op->st, i);
   }
   if (rc != SQLITE_DONE) bench_die("bench_view", op->sql, sqlite3_errmsg(g_db));
   sqlite3_reset(op->st);
