@@ -76,8 +76,10 @@
 **
 ** Memory per entry (64-bit glibc): the 48-byte header and malloc's own
 ** 8-byte chunk header and 16-byte rounding make about 64 bytes beyond key
-** and value (malloc_usable_size - nkey - nval is about 56), plus 8 to 16
-** bytes of bucket array.
+** and value, plus 8 to 16 bytes of bucket array, plus S3-FIFO's ghost
+** slot (8 bytes) in a full store: 72 to 80 measured over 1M entries
+** (tests/bench/bench_memory), above SPEC section 9's 48 (README, "Memory
+** per entry", says what getting under it takes).
 **
 ** Why each bound exists
 **   - At most 64 shards: beyond that the fixed cost per store (a lock and a
