@@ -19,7 +19,9 @@
 **                                  another part of the key space 10 times.
 ** Models: LRU; SIEVE (NSDI'24: a FIFO with a visited bit and a hand);
 ** S3-FIFO (SOSP'23: a 10% probationary FIFO, a main FIFO with 2-bit
-** frequencies and a ghost queue of recently evicted keys); Belady (evicts
+** frequencies and a ghost queue of recently evicted keys); W-TinyLFU
+** (Caffeine's policy with a fixed 1% window, for comparison: the backend
+** does not have it); Belady (evicts
 ** the entry used furthest in the future, and does not admit a key whose
 ** next use is further than every cached one's). The memory backend
 ** (core/pc_mem.c, called directly with max_entries = the cache size) is
@@ -284,6 +286,122 @@ static long sim_s3fifo(const trace *t, long cap) {
   return hits;
 }
 
+/* W-TinyLFU (Einziger et al., ACM ToS 2017; Caffeine's policy, without its
+** adaptive window): a window LRU of 1% of the cache where every new key
+** starts, and a main segmented LRU (20% probation, 80% protected) that a
+** key leaving the window enters only if a frequency sketch estimates it
+** more popular than the main's victim. The sketch is a count-min of four
+** rows of 4-bit counters (saturating at 15), as wide as the cache rounded
+** up to a power of two times 4, halved every 10 x cache-size accesses. */
+typedef struct {
+  uint8_t *c; /* 4 rows of width counters */
+  uint32_t mask;
+  long adds, sample;
+} sketch;
+
+static uint32_t sk_hash(int32_t k, int row) {
+  uint64_t x = (uint64_t)(uint32_t)k * 0x9E3779B97F4A7C15ull +
+               (uint64_t)(row + 1) * 0xC2B2AE3D27D4EB4Full;
+  x ^= x >> 31;
+  x *= 0xBF58476D1CE4E5B9ull;
+  x ^= x >> 29;
+  return (uint32_t)x;
+}
+static void sk_init(sketch *s, long cap) {
+  uint32_t w = 16;
+  while (w < (uint32_t)cap * 4)
+    w *= 2;
+  s->c = calloc(4 * (size_t)w, 1);
+  s->mask = w - 1;
+  s->adds = 0;
+  s->sample = 10 * cap;
+}
+static int sk_freq(const sketch *s, int32_t k) {
+  int f = 15;
+  for (int r = 0; r < 4; r++) {
+    int v = s->c[(size_t)r * (s->mask + 1) + (sk_hash(k, r) & s->mask)];
+    if (v < f) f = v;
+  }
+  return f;
+}
+static void sk_add(sketch *s, int32_t k) {
+  for (int r = 0; r < 4; r++) {
+    uint8_t *v = &s->c[(size_t)r * (s->mask + 1) + (sk_hash(k, r) & s->mask)];
+    if (*v < 15) (*v)++;
+  }
+  if (++s->adds >= s->sample) { /* aging: every counter halved */
+    for (size_t i = 0; i < 4 * (size_t)(s->mask + 1); i++)
+      s->c[i] >>= 1;
+    s->adds /= 2;
+  }
+}
+
+static long sim_wtinylfu(const trace *t, long cap) {
+  long wcap = cap / 100 > 0 ? cap / 100 : 1;
+  long mcap = cap - wcap > 0 ? cap - wcap : 1;
+  long pcap = mcap * 8 / 10; /* protected */
+  dlist win, prob, prot;
+  dl_init(&win, t->nkeys);
+  dl_init(&prob, t->nkeys);
+  dl_init(&prot, t->nkeys);
+  sketch sk;
+  sk_init(&sk, cap);
+  /* where: 0 absent, 1 window, 2 probation, 3 protected */
+  char *where = calloc((size_t)t->nkeys, 1);
+  long hits = 0;
+  for (long i = 0; i < t->n; i++) {
+    int32_t k = t->keys[i];
+    sk_add(&sk, k);
+    if (where[k]) {
+      hits++;
+      if (where[k] == 1) {
+        dl_remove(&win, k);
+        dl_push_head(&win, k);
+      } else if (where[k] == 2) { /* promoted; protected's LRU demoted */
+        dl_remove(&prob, k);
+        dl_push_head(&prot, k);
+        where[k] = 3;
+        if (prot.size > pcap) {
+          int32_t d = prot.tail;
+          dl_remove(&prot, d);
+          dl_push_head(&prob, d);
+          where[d] = 2;
+        }
+      } else {
+        dl_remove(&prot, k);
+        dl_push_head(&prot, k);
+      }
+      continue;
+    }
+    dl_push_head(&win, k);
+    where[k] = 1;
+    if (win.size <= wcap) continue;
+    int32_t cand = win.tail; /* leaves the window */
+    dl_remove(&win, cand);
+    if (prob.size + prot.size < mcap) {
+      dl_push_head(&prob, cand);
+      where[cand] = 2;
+      continue;
+    }
+    int32_t victim = prob.tail >= 0 ? prob.tail : prot.tail;
+    dlist *vl = prob.tail >= 0 ? &prob : &prot;
+    if (sk_freq(&sk, cand) > sk_freq(&sk, victim)) {
+      dl_remove(vl, victim);
+      where[victim] = 0;
+      dl_push_head(&prob, cand);
+      where[cand] = 2;
+    } else {
+      where[cand] = 0;
+    }
+  }
+  dl_free(&win);
+  dl_free(&prob);
+  dl_free(&prot);
+  free(sk.c);
+  free(where);
+  return hits;
+}
+
 /* Belady: a max-heap of (next use, key) with lazy deletion. */
 typedef struct {
   long next;
@@ -420,13 +538,13 @@ int main(int argc, char **argv) {
   const char *traces[] = {"zipf-0.7",       "zipf-0.9", "zipf-1.1",
                           "zipf-0.9+scans", "loop",     "shifting"};
   const double sizes[] = {0.01, 0.05, 0.10};
-  enum { M_LRU, M_SIEVE, M_S3, B_LRU, B_SIEVE, B_S3, OPT, NPOL };
-  const char *names[NPOL] = {"LRU",         "SIEVE",         "S3-FIFO",
-                             "lru (cache)", "sieve (cache)", "s3fifo (cache)",
-                             "Belady"};
+  enum { M_LRU, M_SIEVE, M_S3, M_TLFU, B_LRU, B_SIEVE, B_S3, OPT, NPOL };
+  const char *names[NPOL] = {
+      "LRU",         "SIEVE",         "S3-FIFO",        "W-TinyLFU",
+      "lru (cache)", "sieve (cache)", "s3fifo (cache)", "Belady"};
   long (*sims[NPOL])(const trace *, long) = {
-      sim_lru,       sim_sieve,      sim_s3fifo, sim_mem_lru,
-      sim_mem_sieve, sim_mem_s3fifo, sim_belady};
+      sim_lru,     sim_sieve,     sim_s3fifo,     sim_wtinylfu,
+      sim_mem_lru, sim_mem_sieve, sim_mem_s3fifo, sim_belady};
   printf("policy_sim: %ld requests per trace, %d keys; hit ratio %%; models, "
          "then the memory backend (cache)\n\n",
          n, NKEYS);
@@ -445,9 +563,11 @@ int main(int argc, char **argv) {
   }
   /* Checks against LRU, each model against the LRU model and each backend
   ** policy against the backend's LRU. */
-  int ge_lru[NPOL],
-      base[NPOL] = {
-          [M_SIEVE] = M_LRU, [M_S3] = M_LRU, [B_SIEVE] = B_LRU, [B_S3] = B_LRU};
+  int ge_lru[NPOL], base[NPOL] = {[M_SIEVE] = M_LRU,
+                                  [M_S3] = M_LRU,
+                                  [M_TLFU] = M_LRU,
+                                  [B_SIEVE] = B_LRU,
+                                  [B_S3] = B_LRU};
   double scan_gain[NPOL], gap_opt[NPOL] = {0}, worst_ratio = 1e9;
   for (int p = 0; p < NPOL; p++) {
     ge_lru[p] = 1;
