@@ -808,17 +808,19 @@ static int decode_slow(pc_cache *c, pc_buf *buf, pc_value *out) {
   return PC_OK;
 }
 
-/* decode_slow() with the native format's TEXT and BLOB decoded inline. */
+/* decode_slow() with the native format's TEXT and BLOB decoded inline.
+** `trusted`: the bytes come from a memory store (the backend, or a tier
+** that took only checked bytes), where only this engine's encoder wrote. */
 static inline __attribute__((always_inline)) int
-decode_buf(pc_cache *c, pc_buf *buf, pc_value *out) {
+decode_buf(pc_cache *c, pc_buf *buf, pc_value *out, bool trusted) {
   int t;
   if (c->ser != &pc__native_serializer ||
       !(t = pc__native_bytes(buf->p, buf->n)))
     return decode_slow(c, buf, out);
   size_t n = buf->n - PC_NATIVE_TRAILER;
-  /* Bytes a memory store holds were encoded here; from anywhere else a
-  ** claim of no NUL inside is checked (decode_slow makes a lie a miss). */
-  if ((t & PC_NATIVE_Z) && c->be != &pc__memory_backend && memchr(buf->p, 0, n))
+  /* From anywhere but a memory store, a claim of no NUL inside is checked
+  ** (decode_slow makes a lie a miss). */
+  if ((t & PC_NATIVE_Z) && !trusted && memchr(buf->p, 0, n))
     return decode_slow(c, buf, out);
   *out = (pc_value){.type = t & ~PC_NATIVE_Z,
                     .p = buf->p,
@@ -839,7 +841,7 @@ static int do_lookup(pc_cache *c, const void *key, size_t nkey, int64_t now,
       fallback(c, c->be->get(c->b, key, nkey, now, &buf, expires), PC_NOTFOUND);
   if (rc == PC_OK) {
     if (size) *size = (int64_t)(nkey + buf.n);
-    rc = decode_buf(c, &buf, out);
+    rc = decode_buf(c, &buf, out, c->be == &pc__memory_backend);
   }
   count_lookup(c, rc);
   return rc;
@@ -850,7 +852,7 @@ static inline int store_get(pc_cache *c, const void *key, size_t nkey,
                             pc_value *out) {
   pc_buf buf;
   int rc = c->be->get(c->b, key, nkey, PC_NOW_LAZY, &buf, NULL);
-  if (rc == PC_OK) rc = decode_buf(c, &buf, out);
+  if (rc == PC_OK) rc = decode_buf(c, &buf, out, c->be == &pc__memory_backend);
   if (__builtin_expect(rc == PC_UNAVAILABLE, 0))
     rc = fallback(c, rc, PC_NOTFOUND);
   count_lookup(c, rc);
@@ -882,6 +884,12 @@ static void tier_invalidate(pc_cache *c, const void *key, size_t nkey) {
 static void tier_fill(pc_cache *c, uint64_t epoch, const void *key, size_t nkey,
                       const pc_buf *buf, int64_t expires) {
   pc_tier *t = c->tier;
+  /* The tier's bytes are trusted when read (decode_buf): native TEXT that
+  ** claims no NUL inside is checked once, here, and a lie not kept. */
+  if (c->ser == &pc__native_serializer &&
+      (pc__native_bytes(buf->p, buf->n) & PC_NATIVE_Z) &&
+      memchr(buf->p, 0, buf->n - PC_NATIVE_TRAILER))
+    return;
   if (expires != PC_EXPIRES_NEVER) {
     int64_t left = expires - pc_now_wall_ms();
     if (left <= 0) return;
@@ -917,7 +925,7 @@ static __attribute__((noinline)) int tier_get(pc_cache *c, const void *key,
     if (rc == PC_OK) tier_fill(c, epoch, key, nkey, &buf, expires);
     if (rc == PC_UNAVAILABLE) rc = fallback(c, rc, PC_NOTFOUND);
   }
-  if (rc == PC_OK) rc = decode_buf(c, &buf, out);
+  if (rc == PC_OK) rc = decode_buf(c, &buf, out, from_tier);
   count_lookup(c, rc);
   if (rc == PC_OK && from_tier) stat_add(c, ST_TIER_HITS);
   return rc;
@@ -993,7 +1001,8 @@ int pc_get_items(pc_cache *c, size_t n, const void *const *keys,
   for (size_t i = 0; rc == PC_OK && i < n; i++) {
     if (rcs[i] == PC_OK) {
       items[i].size = (int64_t)(nkeys[i] + vals[i].n);
-      rcs[i] = decode_buf(c, &vals[i], &items[i].value);
+      rcs[i] = decode_buf(c, &vals[i], &items[i].value,
+                          c->be == &pc__memory_backend);
     }
     count_lookup(c, rcs[i]);
     if (rcs[i] != PC_OK) continue;
@@ -1241,7 +1250,9 @@ int pc_iter_next(pc_iter *p, pc_item *item) {
       continue;
     }
     int64_t size = (int64_t)(bi.nkey + bi.val.n);
-    if (decode_buf(p->c, &bi.val, &item->value) != PC_OK) continue;
+    if (decode_buf(p->c, &bi.val, &item->value,
+                   p->c->be == &pc__memory_backend) != PC_OK)
+      continue;
     item->key = bi.key;
     item->nkey = bi.nkey;
     item->size = size;

@@ -470,12 +470,14 @@ static void pol_remove(pc_shard *s, pc_entry *e, int why) {
 static pc_entry *sieve_victim(pc_shard *s, const pc_entry *keep) {
   pc_list *l = &s->q[0];
   pc_entry *h = s->hand ? s->hand : l->tail;
-  int seen_keep = 0;
+  bool cleared = true; /* since keep was last passed */
   while (h) {
     if (h == keep) {
-      if (++seen_keep > 1) return NULL; /* twice round: keep is all */
+      if (!cleared) return NULL; /* a lap with nothing to clear: only keep */
+      cleared = false;
     } else if (h->pol & POL_VISITED) {
       h->pol &= ~POL_VISITED;
+      cleared = true;
     } else {
       break;
     }
@@ -668,7 +670,7 @@ do_find_live(pc_mem *m, pc_shard *s, uint64_t h, const void *key, size_t nkey,
 ** it is (chains get longer; the next insert tries again). */
 static void do_grow(pc_shard *s) {
   size_t n = s->mask + 1;
-  if (n > HASH_MASK / 2 || n > SIZE_MAX / 2 / sizeof(pc_entry *)) return;
+  if (2 * n - 1 > HASH_MASK || n > SIZE_MAX / 2 / sizeof(pc_entry *)) return;
   pc_entry **nb = pc__malloc(2 * n * sizeof *nb);
   if (!nb) return;
   memset(nb, 0, 2 * n * sizeof *nb);

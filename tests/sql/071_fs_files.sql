@@ -47,3 +47,11 @@ UPDATE o.entry SET value = x'61625013' WHERE key = CAST('k5' AS BLOB);
 DETACH o;
 SELECT cache_get('k', 'odd') IS NULL, cache_get('k2', 'odd') IS NULL, cache_has('k', 'odd'), cache_get('k3', 'odd') IS NULL, cache_get('k4', 'odd'), cache_get('k5', 'odd');
 SELECT json_extract(cache_stats('odd'), '$.hits', '$.misses', '$.errors');
+-- The same through a memory tier, which keeps only what it checked.
+SELECT cache_open('oddt', '{"backend":"filesystem","cache_dir":"oddt","local_max_bytes":"1MB"}'), cache_set('k3', 'fine', NULL, 'oddt'), cache_set('k4', 'fine', NULL, 'oddt');
+ATTACH 'oddt/pocketcache.db' AS o;
+UPDATE o.entry SET value = x'6100620023' WHERE key = CAST('k3' AS BLOB);
+UPDATE o.entry SET value = x'61620023' WHERE key = CAST('k4' AS BLOB);
+DETACH o;
+SELECT cache_get('k3', 'oddt') IS NULL, cache_get('k3', 'oddt') IS NULL, cache_get('k4', 'oddt'), cache_get('k4', 'oddt');
+SELECT json_extract(cache_stats('oddt'), '$.errors', '$.tier.entries');

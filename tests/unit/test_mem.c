@@ -463,6 +463,23 @@ static void test_sieve(void) {
   CHECK_EQ_INT(stats_of(b).entries, 3);
   CHECK(has_s(b, "a", T0));
   MEM->close(b);
+  /* The hand on the entry just written (an overwrite takes its place):
+  ** a lap that clears bits is not a lap with nothing to evict. */
+  b = mem_open(0, 100);
+  static const char v29[] = "12345678901234567890123456789";
+  CHECK_EQ_INT(set_s(b, "A", v29, NEVER, 0, T0), PC_OK);
+  CHECK_EQ_INT(set_s(b, "B", v29, NEVER, 0, T0), PC_OK);
+  CHECK_EQ_INT(set_s(b, "C", v29, NEVER, 0, T0), PC_OK);
+  CHECK_EQ_INT(set_s(b, "D", v29, NEVER, 0, T0), PC_OK); /* A goes */
+  CHECK(has_s(b, "C", T0));
+  CHECK(has_s(b, "D", T0));
+  CHECK_EQ_INT(set_s(b, "B", "12345678901234567890123456789012345678901234",
+                     NEVER, 0, T0),
+               PC_OK); /* 105 bytes: C goes, its bit cleared on the way */
+  CHECK(stats_of(b).bytes <= 100);
+  CHECK(!has_s(b, "C", T0));
+  CHECK(has_s(b, "B", T0) && has_s(b, "D", T0));
+  MEM->close(b);
   g_policy = "";
   CHECK_EQ_INT(pc_test_live, base);
 }
