@@ -232,7 +232,7 @@ static void mem_release(void *p) {
 **   SIEVE    (Zhang et al., NSDI'24) one FIFO list and a visited bit; a hit
 **            only sets the bit; a hand walks from the tail toward the head,
 **            clearing set bits, and stops at the first entry without one.
-**   S3-FIFO  (Yang et al., SOSP'23) a small FIFO (about 10% of the shard's
+**   S3-FIFO  (Yang et al., SOSP'23) a small FIFO (about 5% of the shard's
 **            entries) where every new key starts, a main FIFO, and a ghost
 **            set of keys recently evicted from the small one. A hit only
 **            bumps a 2-bit frequency. The small tail goes to main if it
@@ -487,7 +487,7 @@ static pc_entry *sieve_victim(pc_shard *s, const pc_entry *keep) {
   return h;
 }
 
-/* S3-FIFO: the small tail when the small queue holds 10% of the shard or
+/* S3-FIFO: the small tail when the small queue holds 5% of the shard or
 ** more (or main has nothing else), else the main tail; entries that earned
 ** it move to main or go round main again on the way. */
 static pc_entry *s3fifo_victim(pc_shard *s, const pc_entry *keep) {
@@ -496,7 +496,7 @@ static pc_entry *s3fifo_victim(pc_shard *s, const pc_entry *keep) {
     bool main_has = mn->tail && !(mn->tail == keep && mn->head == keep);
     bool small_has = sm->tail && !(sm->tail == keep && sm->head == keep);
     if (!main_has && !small_has) return NULL;
-    bool small = small_has && (s->nsmall * 10 >= s->count || !main_has);
+    bool small = small_has && (s->nsmall * 20 >= s->count || !main_has);
     pc_list *l = small ? sm : mn;
     pc_entry *v = l->tail;
     if (v == keep) { /* not alone in l: it goes to the head */
