@@ -22,9 +22,10 @@ import shutil
 import sqlite3
 import sys
 import tempfile
-import time
 
 import diskcache
+
+import pybench
 
 ROUNDS = 40
 NKEYS = 1000
@@ -38,9 +39,7 @@ def main():
     top = tempfile.mkdtemp(prefix="bench_fs_py.")
     try:
         dc = diskcache.Cache(os.path.join(top, "diskcache"))
-        con = sqlite3.connect(":memory:", isolation_level=None)
-        con.enable_load_extension(True)
-        con.load_extension(ext)
+        con = pybench.connect(ext)
         con.execute("SELECT cache_open('fs', json_object('backend', "
                     "'filesystem', 'cache_dir', ?))",
                     (os.path.join(top, "pc"),))
@@ -70,14 +69,14 @@ def main():
         def floor(k):
             return ex("SELECT ?", (k,)).fetchone()[0]
 
-        # name, function, write?, the row it is compared with, bar
+        # name, function, the row it is compared with, bar, write?
         rows = [
-            ["diskcache set", dc_set, True, 0, 0],
-            ["PocketCache set", pc_set, True, 0, 3.0],
-            ["diskcache get", dc_get, False, 2, 0],
-            ["PocketCache get", pc_get, False, 2, 1.5],
-            ["PocketCache get, tier", tier_get, False, 2, 4.0],
-            ["SELECT ? (Python's floor)", floor, False, 2, 0],
+            ["diskcache set", dc_set, 0, 0, True],
+            ["PocketCache set", pc_set, 0, 3.0, True],
+            ["diskcache get", dc_get, 2, 0, False],
+            ["PocketCache get", pc_get, 2, 1.5, False],
+            ["PocketCache get, tier", tier_get, 2, 4.0, False],
+            ["SELECT ? (Python's floor)", floor, 2, 0, False],
         ]
         for k in keys:  # every key present everywhere
             dc_set(k)
@@ -85,32 +84,15 @@ def main():
             tier_set(k)
         assert pc_get(keys[1]) == value and dc_get(keys[1]) == value
         assert tier_get(keys[1]) == value
-        best = [float("inf")] * len(rows)
-        for _ in range(ROUNDS):
-            for i, (name, fn, write, base, bar) in enumerate(rows):
-                n = (ops // 10 if write else ops) // ROUNDS
-                t0 = time.perf_counter()
-                for j in range(n):
-                    fn(keys[j % NKEYS])
-                best[i] = min(best[i], (time.perf_counter() - t0) / n)
+        best = pybench.best_times(
+            rows, keys, ROUNDS,
+            lambda row: (ops // 10 if row[4] else ops) // ROUNDS)
         print("bench_fs.py %s: filesystem backend vs python-diskcache %s "
               "from Python %s, SQLite %s, %s %s, best of %d rounds"
               % (datetime.date.today(), diskcache.__version__,
                  platform.python_version(), sqlite3.sqlite_version,
                  platform.system(), platform.machine(), ROUNDS))
-        print("%-24s %10s %12s %14s" % ("operation", "us/op", "ops/s",
-                                         "vs diskcache"))
-        missed = 0
-        for i, (name, fn, write, base, bar) in enumerate(rows):
-            ratio = best[base] / best[i]
-            line = "%-24s %10.2f %12.0f %13.2fx" % (name, best[i] * 1e6,
-                                                    1 / best[i], ratio)
-            if bar:
-                met = ratio >= bar
-                missed += not met
-                line += "  bar >= %.1fx: %s" % (bar, "met" if met
-                                                 else "NOT MET")
-            print(line)
+        missed = pybench.print_table(rows, best, "vs diskcache")
         print("bars (SPEC section 9): %s"
               % ("not all met" if missed else "all met"))
         dc.close()

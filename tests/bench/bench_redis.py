@@ -20,9 +20,10 @@ import os
 import platform
 import sqlite3
 import sys
-import time
 
 import redis
+
+import pybench
 
 ROUNDS = 20
 NKEYS = 1000
@@ -36,9 +37,7 @@ def main():
     keys = ["key:%d" % i for i in range(NKEYS)]
     value = "v" * 100
     r = redis.Redis.from_url(url, decode_responses=True)
-    con = sqlite3.connect(":memory:", isolation_level=None)
-    con.enable_load_extension(True)
-    con.load_extension(ext)
+    con = pybench.connect(ext)
     con.execute("SELECT cache_open('r', json_object('backend', 'redis', "
                 "'url', ?, 'prefix', 'pybench:'))", (url,))
     con.execute("SELECT cache_open('rt', json_object('backend', 'redis', "
@@ -75,26 +74,14 @@ def main():
         ["PocketCache cache_get", pc_get, 2],
         ["PocketCache get, tier", tier_get, 2],
     ]
-    best = [float("inf")] * len(rows)
-    for _ in range(ROUNDS):
-        for i, (name, fn, base) in enumerate(rows):
-            n = ops // ROUNDS
-            t0 = time.perf_counter()
-            for j in range(n):
-                fn(keys[j % NKEYS])
-            best[i] = min(best[i], (time.perf_counter() - t0) / n)
+    best = pybench.best_times(rows, keys, ROUNDS, lambda row: ops // ROUNDS)
     print("bench_redis.py %s: Redis backend vs redis-py %s from Python %s, "
           "Redis %s, SQLite %s, %s %s, best of %d rounds"
           % (datetime.date.today(), redis.__version__,
              platform.python_version(), r.info()["redis_version"],
              sqlite3.sqlite_version, platform.system(), platform.machine(),
              ROUNDS))
-    print("%-24s %10s %12s %14s" % ("operation", "us/op", "ops/s",
-                                     "vs redis-py"))
-    for i, (name, fn, base) in enumerate(rows):
-        print("%-24s %10.2f %12.0f %13.2fx" % (name, best[i] * 1e6,
-                                               1 / best[i],
-                                               best[base] / best[i]))
+    pybench.print_table(rows, best, "vs redis-py")
     ex("SELECT cache_clear('r'), cache_clear('rt')").fetchone()
     r.delete(*["py:" + k for k in keys])
     con.close()
