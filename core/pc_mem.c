@@ -770,8 +770,10 @@ static void mem_after_write(pc_mem *m, pc_shard *own, uint64_t w,
         continue;
       }
       shard_lock(s);
-      pc_entry *v = pol_victim(s, NULL);
-      if (v && mem_over(m)) {
+      /* Re-checked under the lock: choosing a FIFO policy's victim moves
+      ** its hand and its entries, which only an eviction should do. */
+      pc_entry *v = mem_over(m) ? pol_victim(s, NULL) : NULL;
+      if (v) {
         do_remove(m, s, do_link_of(s, v), v,
                   expired(v, now) ? RM_EXPIRED : RM_EVICTED);
         idle = 0;
