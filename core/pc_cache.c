@@ -288,7 +288,7 @@ static const pc_backend_methods *backend_find(const char *name) {
 const char *pc__backend_custom_name(const char *z, size_t n) {
   int count = atomic_load(&g_nbe);
   for (int i = 0; i < count; i++)
-    if (pc__reg_name_eq(g_be[i].name, z, n)) return g_be[i].name;
+    if (pc__word_eq(g_be[i].name, z, n)) return g_be[i].name;
   return NULL;
 }
 

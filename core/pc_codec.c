@@ -875,7 +875,7 @@ void pc__serializer_names(char *out, size_t nout) {
 const char *pc__serializer_custom_name(const char *z, size_t n) {
   int count = atomic_load(&g_nser);
   for (int i = 0; i < count; i++)
-    if (pc__reg_name_eq(g_ser[i].name, z, n)) return g_ser[i].name;
+    if (pc__word_eq(g_ser[i].name, z, n)) return g_ser[i].name;
   return NULL;
 }
 

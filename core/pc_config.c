@@ -264,19 +264,11 @@ static char lower(char c) {
   return c >= 'A' && c <= 'Z' ? c + 32 : c;
 }
 
-/* True when (z, n) is the lowercase word w, ignoring ASCII case. */
-static bool ieq(const char *z, size_t n, const char *w) {
-  size_t i = 0;
-  for (; i < n && w[i]; i++)
-    if (lower(z[i]) != w[i]) return false;
-  return i == n && w[i] == 0;
-}
-
 /* The index of (z, n) in the NULL-terminated lowercase words, ignoring ASCII
 ** case, or -1. */
 static int word_index(const char *const *words, const char *z, size_t n) {
   for (int i = 0; words[i]; i++)
-    if (ieq(z, n, words[i])) return i;
+    if (pc__word_eq(words[i], z, n)) return i;
   return -1;
 }
 
@@ -419,7 +411,7 @@ static int size_parse(const char *z, size_t n, int64_t *out) {
   if (nd == 0) return SIZE_SYNTAX;
   int shift = -1;
   for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-    if (ieq(z + nd, n - nd, units[i].unit)) shift = units[i].shift;
+    if (pc__word_eq(units[i].unit, z + nd, n - nd)) shift = units[i].shift;
   if (shift < 0) return SIZE_SYNTAX;
   int64_t v = 0;
   for (size_t i = 0; i < nd; i++) {
@@ -486,7 +478,7 @@ const char *pc__url_parse(const char *u, pc_url *out) {
   for (size_t i = 0; i < n; i++)
     if ((unsigned char)u[i] <= 0x20 || u[i] == 0x7f)
       return "must not contain spaces or control characters";
-  if (n >= 7 && ieq(u, 7, "unix://")) {
+  if (n >= 7 && pc__word_eq("unix://", u, 7)) {
     const char *path = u + 7;
     if (path[0] != '/')
       return "the socket path must be absolute (unix:///path/to/socket)";
@@ -505,7 +497,7 @@ const char *pc__url_parse(const char *u, pc_url *out) {
     out->npath = np;
     return NULL;
   }
-  if (!(n >= 8 && ieq(u, 8, "redis://")))
+  if (!(n >= 8 && pc__word_eq("redis://", u, 8)))
     return "must start with redis:// or unix://";
   const char *rest = u + 8;
   /* The last '@' ends the user information, so that a password may hold
@@ -804,7 +796,7 @@ static int claim_key(const char *z, size_t n, bool nocase, uint32_t *seen,
   const key_def *k = NULL;
   for (int i = 0; i < PC_KEY_COUNT && !k; i++) {
     const char *name = g_keys[i].name;
-    if (nocase ? ieq(z, n, name)
+    if (nocase ? pc__word_eq(name, z, n)
                : (strlen(name) == n && memcmp(name, z, n) == 0))
       k = &g_keys[i];
   }
@@ -974,7 +966,7 @@ static int kv_one(pc_config *tmp, uint32_t *seen, int i, const char *arg) {
     rc = unquote(k, val, nval, &copy, &v.n);
     if (rc != PC_OK) return rc;
     v.z = copy;
-  } else if (ieq(val, nval, "null")) {
+  } else if (pc__word_eq("null", val, nval)) {
     v.t = V_NULL;
   }
   rc = apply_value(tmp, k, &v);

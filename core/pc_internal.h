@@ -22,11 +22,12 @@ void *pc__malloc(size_t n); /* the engine allocator; NULL on failure */
 void *pc__realloc(void *p, size_t n);
 void pc__free(void *p);
 /* Registered backends and serializers: a name is 1 to 15 of a-z, 0-9 and
-** _ (PC_OK, or PC_ERROR worded "<kind> name ..."); (z, n) names it in any
-** case of ASCII letters. */
+** _ (PC_OK, or PC_ERROR worded "<kind> name ..."). */
 #define PC_REG_NAME_MAX 15
 int pc__check_reg_name(const char *kind, const char *name);
-int pc__reg_name_eq(const char *name, const char *z, size_t n);
+/* Whether (z, n) is the lowercase word, in any case of ASCII letters (a
+** name in a configuration, a unit, a URL scheme). */
+int pc__word_eq(const char *word, const char *z, size_t n);
 /* The time ms milliseconds from now on clock, for a timed wait. */
 void pc__deadline(clockid_t clock, int64_t ms, struct timespec *out);
 /* The registered backend name equal to (z, n), or NULL (pc_cache.c). */

@@ -200,26 +200,22 @@ unsigned pc__fork_gen(void) {
 
 /* ---- Names of registered parts ---- */
 
-#define REG_NAME_MAX 15 /* the configuration keeps 16 bytes */
-
 int pc__check_reg_name(const char *kind, const char *name) {
   size_t n = strlen(name);
-  int ok = n >= 1 && n <= REG_NAME_MAX;
+  int ok = n >= 1 && n <= PC_REG_NAME_MAX;
   for (size_t i = 0; ok && i < n; i++)
     ok = (name[i] >= 'a' && name[i] <= 'z') ||
          (name[i] >= '0' && name[i] <= '9') || name[i] == '_';
   if (ok) return PC_OK;
   return pc__error(PC_ERROR, "%s name '%.40s': 1 to %d of a-z, 0-9 and _", kind,
-                   name, REG_NAME_MAX);
+                   name, PC_REG_NAME_MAX);
 }
 
-int pc__reg_name_eq(const char *name, const char *z, size_t n) {
-  if (strlen(name) != n) return 0;
-  for (size_t i = 0; i < n; i++) {
-    char c = z[i] >= 'A' && z[i] <= 'Z' ? (char)(z[i] + 32) : z[i];
-    if (name[i] != c) return 0;
-  }
-  return 1;
+int pc__word_eq(const char *word, const char *z, size_t n) {
+  size_t i = 0;
+  for (; i < n && word[i]; i++)
+    if ((z[i] >= 'A' && z[i] <= 'Z' ? z[i] + 32 : z[i]) != word[i]) return 0;
+  return i == n && word[i] == 0;
 }
 
 /* ---- Deadlines ---- */
