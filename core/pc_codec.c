@@ -270,7 +270,7 @@ static size_t fmt_int64(int64_t v, char *buf) {
 /* Shortest of %.15g/%.16g/%.17g that reads back to the same bits, with
 ** ".0" added when it would otherwise read back as an integer. d is finite.
 ** buf holds at least 40 bytes; returns the length (no NUL counted). */
-size_t pc__fmt_real(double d, char *buf, size_t nbuf) {
+static size_t fmt_real(double d, char *buf, size_t nbuf) {
   locale_t old = c_locale_enter();
   int len = 0;
   for (int prec = 15; prec <= 17; prec++) {
@@ -377,8 +377,10 @@ static size_t escaped_len(unsigned char c) {
   return 6;
 }
 
-int pc__json_quote(const unsigned char *s, size_t n, unsigned char **out,
-                   size_t *nout) {
+/* (s, n) as a JSON string, in a buffer of pc__malloc (*out, *nout);
+** PC_NOMEM or PC_TOOBIG on failure. */
+static int json_quote(const unsigned char *s, size_t n, unsigned char **out,
+                      size_t *nout) {
   size_t len = 2;
   for (size_t i = 0; i < n; i++) {
     size_t e = escaped_len(s[i]);
@@ -784,12 +786,12 @@ static int json_encode(const pc_value *v, unsigned char *scratch,
     if (isinf(v->r))
       return v->r > 0 ? emit_copy("9e999", 5, out, nout)
                       : emit_copy("-9e999", 6, out, nout);
-    len = pc__fmt_real(v->r, num, sizeof num);
+    len = fmt_real(v->r, num, sizeof num);
     return emit_copy(num, len, out, nout);
   case PC_TEXT: {
     if (!v->p && v->n) return pc__error(PC_ERROR, "value has no bytes");
     const unsigned char *s = v->p ? v->p : (const unsigned char *)"";
-    if (!v->is_json) return pc__json_quote(s, v->n, out, nout);
+    if (!v->is_json) return json_quote(s, v->n, out, nout);
     size_t b, e;
     json_trim(s, v->n, &b, &e);
     if (json_decode_value(s + b, e - b, b, NULL, NULL) != PC_OK)
@@ -825,10 +827,7 @@ static const pc_int_codec json_ints = {json_int_decode, json_int_encode,
 const pc_serializer pc__json_serializer = {"json", json_encode, json_decode,
                                            &json_ints, NULL};
 
-/* ---- Lookup ---- */
-
-/* The serializer called `name` ("native" or "json"), or NULL. */
-/* ---- Registered serializers ---- */
+/* ---- Registered serializers, and lookup ---- */
 
 #define PC_MAX_SERIALIZERS 16
 
@@ -927,6 +926,7 @@ int pc__custom_decode(const pc_serializer *s, const unsigned char *p, size_t n,
   return PC_OK;
 }
 
+/* The serializer called `name`, built in or registered, or NULL. */
 const pc_serializer *pc__serializer_find(const char *name) {
   if (!name) return NULL;
   if (!strcmp(name, "native")) return &pc__native_serializer;
@@ -940,14 +940,14 @@ const pc_serializer *pc__serializer_find(const char *name) {
 /* ---- Public JSON helpers (pocketcache.h) ---- */
 
 size_t pc_format_real(double d, char *buf, size_t nbuf) {
-  size_t n = pc__fmt_real(d, buf, nbuf);
+  size_t n = fmt_real(d, buf, nbuf);
   buf[n] = 0; /* n < nbuf - 2 */
   return n;
 }
 
 int pc_json_string(const void *s, size_t n, char **out, size_t *nout) {
   unsigned char *q = NULL;
-  int rc = pc__json_quote(s ? s : (const void *)"", n, &q, nout);
+  int rc = json_quote(s ? s : (const void *)"", n, &q, nout);
   *out = (char *)q;
   return rc;
 }

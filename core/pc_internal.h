@@ -44,17 +44,6 @@ int pc__error(int rc, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 const char *pc__errbuf(void);
 
-/* The JSON writers of the json serializer (pc_codec.c), for others that
-** write JSON (cache_query):
-**   pc__json_quote: (s, n) as a JSON string, in a buffer of pc__malloc
-**     (*out, *nout); PC_NOMEM or PC_TOOBIG on failure;
-**   pc__fmt_real: a finite d as the shortest JSON number that reads back
-**     to the same bits, always with a '.' or an exponent; buf holds 40
-**     bytes; returns the length. */
-int pc__json_quote(const unsigned char *s, size_t n, unsigned char **out,
-                   size_t *nout);
-size_t pc__fmt_real(double d, char *buf, size_t nbuf);
-
 /* Counts the fork()s this process descends through (0 in the first one):
 ** a backend whose connections carry an older generation is in a child and
 ** must not use them. */
