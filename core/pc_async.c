@@ -95,6 +95,14 @@ static void atfork_prepare(void) {
     pthread_cond_wait(&g_idle, &g_mu);
   g_waiters--;
 }
+/* g_idle waits with deadlines on the monotonic clock (pc_async_wait). */
+static void idle_init(void) {
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&g_idle, &ca);
+  pthread_condattr_destroy(&ca);
+}
 static void atfork_parent(void) {
   g_forking = 0;
   pthread_cond_broadcast(&g_work);
@@ -109,20 +117,12 @@ static void atfork_child(void) {
   g_nrunning = g_waiters = g_forking = g_workers = 0;
   t_worker = 0; /* a callback that forked: the child's thread is no worker */
   pthread_cond_init(&g_work, NULL);
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&g_idle, &ca);
-  pthread_condattr_destroy(&ca);
+  idle_init();
   pthread_mutex_unlock(&g_mu);
 }
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static void async_init(void) {
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&g_idle, &ca);
-  pthread_condattr_destroy(&ca);
+  idle_init();
   pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 

@@ -809,10 +809,11 @@ static int decode_slow(pc_cache *c, pc_buf *buf, pc_value *out) {
 }
 
 /* decode_slow() with the native format's TEXT and BLOB decoded inline.
-** `trusted`: the bytes come from a memory store (the backend, or a tier
-** that took only checked bytes), where only this engine's encoder wrote. */
+** from_tier: the bytes come from the memory tier, which took only checked
+** bytes; those of a memory backend were all written by this engine. */
 static inline __attribute__((always_inline)) int
-decode_buf(pc_cache *c, pc_buf *buf, pc_value *out, bool trusted) {
+decode_buf(pc_cache *c, pc_buf *buf, pc_value *out, bool from_tier) {
+  bool trusted = from_tier || c->be == &pc__memory_backend;
   int t;
   if (c->ser != &pc__native_serializer ||
       !(t = pc__native_bytes(buf->p, buf->n)))
@@ -841,7 +842,7 @@ static int do_lookup(pc_cache *c, const void *key, size_t nkey, int64_t now,
       fallback(c, c->be->get(c->b, key, nkey, now, &buf, expires), PC_NOTFOUND);
   if (rc == PC_OK) {
     if (size) *size = (int64_t)(nkey + buf.n);
-    rc = decode_buf(c, &buf, out, c->be == &pc__memory_backend);
+    rc = decode_buf(c, &buf, out, false);
   }
   count_lookup(c, rc);
   return rc;
@@ -852,7 +853,7 @@ static inline int store_get(pc_cache *c, const void *key, size_t nkey,
                             pc_value *out) {
   pc_buf buf;
   int rc = c->be->get(c->b, key, nkey, PC_NOW_LAZY, &buf, NULL);
-  if (rc == PC_OK) rc = decode_buf(c, &buf, out, c->be == &pc__memory_backend);
+  if (rc == PC_OK) rc = decode_buf(c, &buf, out, false);
   if (__builtin_expect(rc == PC_UNAVAILABLE, 0))
     rc = fallback(c, rc, PC_NOTFOUND);
   count_lookup(c, rc);
@@ -1001,8 +1002,7 @@ int pc_get_items(pc_cache *c, size_t n, const void *const *keys,
   for (size_t i = 0; rc == PC_OK && i < n; i++) {
     if (rcs[i] == PC_OK) {
       items[i].size = (int64_t)(nkeys[i] + vals[i].n);
-      rcs[i] = decode_buf(c, &vals[i], &items[i].value,
-                          c->be == &pc__memory_backend);
+      rcs[i] = decode_buf(c, &vals[i], &items[i].value, false);
     }
     count_lookup(c, rcs[i]);
     if (rcs[i] != PC_OK) continue;
@@ -1250,9 +1250,7 @@ int pc_iter_next(pc_iter *p, pc_item *item) {
       continue;
     }
     int64_t size = (int64_t)(bi.nkey + bi.val.n);
-    if (decode_buf(p->c, &bi.val, &item->value,
-                   p->c->be == &pc__memory_backend) != PC_OK)
-      continue;
+    if (decode_buf(p->c, &bi.val, &item->value, false) != PC_OK) continue;
     item->key = bi.key;
     item->nkey = bi.nkey;
     item->size = size;

@@ -76,6 +76,8 @@ typedef struct key_def {
 
 static const char *backend_known(const char *z, size_t n);
 static const char *eviction_known(const char *z, size_t n);
+/* The policies, as eviction_known() lists them, for the messages. */
+#define EVICTION_NAMES "s3fifo, sieve, lru"
 static const char *serializer_known(const char *z, size_t n);
 
 static const char *const g_sync_words[] = {"off", "normal", "full", NULL};
@@ -129,10 +131,9 @@ static const key_def g_keys[PC_KEY_COUNT] = {
                          .backends = BE_MEMORY | BE_FILESYSTEM,
                          AT(eviction),
                          .known = eviction_known,
-                         .rule = "must be a policy name (s3fifo, sieve, "
-                                 "lru)",
+                         .rule = "must be a policy name (" EVICTION_NAMES ")",
                          .bad_pre = "unknown policy ",
-                         .bad_post = " (available: s3fifo, sieve, lru)"},
+                         .bad_post = " (available: " EVICTION_NAMES ")"},
     [PC_KEY_SERIALIZER] = {.name = "serializer",
                            .id = PC_KEY_SERIALIZER,
                            .kind = K_NAME,

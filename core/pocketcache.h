@@ -269,8 +269,10 @@ void pc_iter_close(pc_iter *it);
 **   PC_EXISTS  another thread led a flight for this key and ended it while
 **              the caller waited: look the key up again (the leader may
 **              have failed or stored nothing; then begin again);
-**   PC_ERROR   this thread leads that flight already: its computation
-**              needs its own result and would wait for itself forever;
+**   PC_ERROR   waiting would never end: this thread leads that flight
+**              already (its computation needs its own result), or the
+**              flight's leader waits, directly or through other leaders,
+**              for a flight this thread leads;
 **   PC_NOMEM.
 ** A flight is of (cache, key): the same key in two caches is two flights.
 */
