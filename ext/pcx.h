@@ -203,7 +203,6 @@ typedef struct pcx_cached {
   int as_text; /* blob, stored as base64 TEXT */
   pc_value hit;
   char *buf;
-  pc_flight *flight;
   pc_cache *held;
 } pcx_cached;
 

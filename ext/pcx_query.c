@@ -107,18 +107,12 @@ static size_t put_uint(char *out, uint64_t v) {
   return sizeof buf - k;
 }
 
-static void append_uint(sqlite3_str *s, uint64_t v) {
+/* Appends "<length>:<bytes>" (a field no other field can run into). */
+static void append_field(sqlite3_str *s, const char *z, size_t n) {
   char buf[20];
-  sqlite3_str_append(s, buf, (int)put_uint(buf, v));
-}
-
-/* Writes "<length>:<bytes>" at w (a field no other field can run into)
-** and returns the end. */
-static char *put_field(char *w, const char *z, size_t n) {
-  w += put_uint(w, n);
-  *w++ = ':';
-  memcpy(w, z, n);
-  return w + n;
+  sqlite3_str_append(s, buf, (int)put_uint(buf, n));
+  sqlite3_str_appendchar(s, 1, ':');
+  sqlite3_str_append(s, z, (int)n);
 }
 
 /* 16 random bytes drawn once per process, in hex: with the pid and the
@@ -144,38 +138,30 @@ static char *make_identity(sqlite3 *db, pcx_conn *conn, const char *kind,
   static pthread_once_t once = PTHREAD_ONCE_INIT;
   pthread_once(&once, draw_nonce);
   char mem[96] = "";
-  size_t nsql = strlen(sql), nkind = strlen(kind);
-  size_t size = 42 + nkind + nsql + nextra;
-  for (int pass = 0; pass < 2; pass++) {
-    char *id = pass ? sqlite3_malloc64(size) : NULL, *w = id;
-    if (pass && !id) return NULL;
-    if (pass) w = put_field(w, kind, nkind);
-    for (int i = 0;; i++) {
-      const char *name = sqlite3_db_name(db, i);
-      if (!name) break;
-      if (i == 1) continue; /* TEMP: see the header */
-      const char *file = sqlite3_db_filename(db, name);
-      if (!file || !*file) {
-        if (!*mem)
-          snprintf(mem, sizeof mem, ":memory:%s:%d:%llu", g_nonce,
-                   (int)getpid(), (unsigned long long)conn->serial);
-        file = mem;
-      }
-      size_t nname = strlen(name), nfile = strlen(file);
-      if (!pass) {
-        size += 42 + nname + nfile;
-        continue;
-      }
-      w = put_field(w, name, nname);
-      w = put_field(w, file, nfile);
+  sqlite3_str *id = sqlite3_str_new(db);
+  append_field(id, kind, strlen(kind));
+  for (int i = 0;; i++) {
+    const char *name = sqlite3_db_name(db, i);
+    if (!name) break;
+    if (i == 1) continue; /* TEMP: see the header */
+    const char *file = sqlite3_db_filename(db, name);
+    if (!file || !*file) {
+      if (!*mem)
+        snprintf(mem, sizeof mem, ":memory:%s:%d:%llu", g_nonce, (int)getpid(),
+                 (unsigned long long)conn->serial);
+      file = mem;
     }
-    if (!pass) continue;
-    w = put_field(w, sql, nsql);
-    if (nextra) memcpy(w, extra, nextra);
-    *len = (size_t)(w - id) + nextra;
-    return id;
+    append_field(id, name, strlen(name));
+    append_field(id, file, strlen(file));
   }
-  return NULL;
+  append_field(id, sql, strlen(sql));
+  sqlite3_str_append(id, extra, (int)nextra);
+  *len = (size_t)sqlite3_str_length(id);
+  if (sqlite3_str_errcode(id) != SQLITE_OK) {
+    sqlite3_free(sqlite3_str_finish(id));
+    return NULL;
+  }
+  return sqlite3_str_finish(id);
 }
 
 /* Whether the connection has TEMP tables, views or triggers: then a
@@ -228,9 +214,19 @@ static void append_base64(sqlite3_str *s, const unsigned char *p, size_t n) {
   }
 }
 
+/* The value of each base64 digit, 64 for a byte that is none. */
+static unsigned char g_b64_value[256];
+static void b64_values(void) {
+  memset(g_b64_value, 64, sizeof g_b64_value);
+  for (int i = 0; i < 64; i++)
+    g_b64_value[(unsigned char)b64[i]] = (unsigned char)i;
+}
+
 /* Decodes base64 text (as append_base64 writes it) into a new buffer
 ** (sqlite3_free); NULL if it is not such text or without memory. */
 static unsigned char *decode_base64(const char *z, size_t n, size_t *nout) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, b64_values);
   if (n % 4) return NULL;
   unsigned char *out = sqlite3_malloc64(n / 4 * 3 + 1), *w = out;
   if (!out) return NULL;
@@ -238,13 +234,13 @@ static unsigned char *decode_base64(const char *z, size_t n, size_t *nout) {
     uint32_t v = 0;
     int pad = 0;
     for (int k = 0; k < 4; k++) {
-      const char *d = z[i + k] ? strchr(b64, z[i + k]) : NULL;
+      unsigned d = g_b64_value[(unsigned char)z[i + k]];
       int last = i + 4 == n;
       if (z[i + k] == '=' && last && k >= 2 && (k == 3 || z[i + 3] == '=')) {
         pad++;
         v <<= 6;
-      } else if (d && !pad) {
-        v = v << 6 | (uint32_t)(d - b64);
+      } else if (d < 64 && !pad) {
+        v = v << 6 | d;
       } else {
         sqlite3_free(out);
         return NULL;
@@ -277,20 +273,16 @@ static void json_real(sqlite3_str *s, double r) {
   }
 }
 
-/* Runs st to the end, appending its rows as JSON to s. Stops with
-** SQLITE_TOOBIG when s grows over limit bytes. */
-static int run_to_json(sqlite3_stmt *st, sqlite3_str *s, int64_t limit) {
+/* run_to_json's rows, with the quoted names names at offsets off. */
+static int rows_to_json(sqlite3_stmt *st, sqlite3_str *s, int64_t limit,
+                        const char *names, const int *off) {
   int ncol = sqlite3_column_count(st), rc, nrow = 0;
   sqlite3_str_appendchar(s, 1, '[');
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     sqlite3_str_appendall(s, nrow++ ? ",{" : "{");
     for (int i = 0; i < ncol; i++) {
       if (i) sqlite3_str_appendchar(s, 1, ',');
-      const char *name = sqlite3_column_name(st, i);
-      if (!name) return SQLITE_NOMEM;
-      int e = json_string(s, name, strlen(name));
-      if (e != SQLITE_OK) return e;
-      sqlite3_str_appendchar(s, 1, ':');
+      sqlite3_str_append(s, names + off[i], off[i + 1] - off[i]);
       switch (sqlite3_column_type(st, i)) {
       case SQLITE_INTEGER:
         sqlite3_str_appendf(s, "%lld", sqlite3_column_int64(st, i));
@@ -325,18 +317,48 @@ static int run_to_json(sqlite3_stmt *st, sqlite3_str *s, int64_t limit) {
   return sqlite3_str_errcode(s);
 }
 
+/* Runs st to the end, appending its rows as JSON to s. Stops with
+** SQLITE_TOOBIG when s grows over limit bytes. */
+static int run_to_json(sqlite3_stmt *st, sqlite3_str *s, int64_t limit) {
+  int ncol = sqlite3_column_count(st), rc;
+  /* The column names as JSON strings, each followed by ':', quoted once:
+  ** names[i] is at offset off[i] of the text, off[ncol] its end. */
+  sqlite3_str *ns = sqlite3_str_new(sqlite3_db_handle(st));
+  int *off = sqlite3_malloc64(sizeof(int) * ((size_t)ncol + 1));
+  rc = off ? SQLITE_OK : SQLITE_NOMEM;
+  for (int i = 0; rc == SQLITE_OK && i < ncol; i++) {
+    const char *name = sqlite3_column_name(st, i);
+    off[i] = sqlite3_str_length(ns);
+    rc = name ? json_string(ns, name, strlen(name)) : SQLITE_NOMEM;
+    sqlite3_str_appendchar(ns, 1, ':');
+  }
+  if (rc == SQLITE_OK) rc = sqlite3_str_errcode(ns);
+  if (off) off[ncol] = sqlite3_str_length(ns);
+  char *names = sqlite3_str_finish(ns);
+  if (rc == SQLITE_OK && ncol && !names) rc = SQLITE_NOMEM;
+  if (rc == SQLITE_OK) rc = rows_to_json(st, s, limit, names, off);
+  sqlite3_free(names);
+  sqlite3_free(off);
+  return rc;
+}
+
 /* ---- A result computed once, served from a cache while fresh ---- */
 
-/* The stored payload if v is an envelope of identity (id, nid). */
-static const char *envelope_payload(const pcx_cached *q, const pc_value *v,
-                                    size_t *n) {
-  /* The head: magic, the identity's length, ':' (as pcx_cached_run
-  ** writes it with append_uint). */
-  char head[48];
+/* The head of q's envelope, before its identity: the magic, the
+** identity's length, ':'. Returns its length; head holds 48 bytes. */
+static size_t envelope_head(const pcx_cached *q, char *head) {
   size_t nhead = strlen(q->magic);
   memcpy(head, q->magic, nhead);
   nhead += put_uint(head + nhead, q->nid);
   head[nhead++] = ':';
+  return nhead;
+}
+
+/* The stored payload if v is an envelope of identity (id, nid). */
+static const char *envelope_payload(const pcx_cached *q, const pc_value *v,
+                                    size_t *n) {
+  char head[48];
+  size_t nhead = envelope_head(q, head);
   if (v->type != (q->blob && !q->as_text ? PC_BLOB : PC_TEXT) ||
       v->n < (size_t)nhead + q->nid || memcmp(v->p, head, (size_t)nhead) != 0 ||
       memcmp((const char *)v->p + nhead, q->id, q->nid) != 0)
@@ -395,28 +417,13 @@ static int too_big(pcx_cached *q, int64_t limit) {
                    (long long)limit);
 }
 
-static int cached_run(pcx_cached *q) {
+static int cached_run(pcx_cached *q, pc_flight **flight) {
   sqlite3 *db = q->db;
   sqlite3_str *out = NULL;
   int rc;
   /* A binary payload goes into a cache whose serializer takes no BLOB
   ** (json) as base64 TEXT. */
   q->as_text = q->blob && !pc_cache_stores_type(q->c, PC_BLOB);
-  q->id = make_identity(db, q->conn, q->magic, q->sql, q->extra, q->nextra,
-                        &q->nid);
-  if (!q->id) return SQLITE_NOMEM;
-  const unsigned char *u = (const unsigned char *)q->id;
-  uint64_t h[2];
-  hash128(u, q->nid, h);
-  memcpy(q->key, QUERY_PREFIX, sizeof QUERY_PREFIX - 1);
-  char *x = q->key + sizeof QUERY_PREFIX - 1;
-  for (int k = 0; k < 2; k++) {
-    uint64_t v = h[k];
-    for (int i = 15; i >= 0; i--, v >>= 4)
-      x[16 * k + i] = "0123456789abcdef"[v & 15];
-  }
-  q->nkey = sizeof QUERY_PREFIX - 1 + 32;
-
   int cached = sqlite3_txn_state(db, NULL) != SQLITE_TXN_WRITE;
   if (cached) {
     int temp;
@@ -424,11 +431,26 @@ static int cached_run(pcx_cached *q) {
     if (rc != SQLITE_OK) return set_error(q, rc, "%s", sqlite3_errmsg(db));
     cached = !temp;
   }
+  if (cached) { /* the identity and the key it hashes to */
+    q->id = make_identity(db, q->conn, q->magic, q->sql, q->extra, q->nextra,
+                          &q->nid);
+    if (!q->id) return SQLITE_NOMEM;
+    uint64_t h[2];
+    hash128((const unsigned char *)q->id, q->nid, h);
+    memcpy(q->key, QUERY_PREFIX, sizeof QUERY_PREFIX - 1);
+    char *x = q->key + sizeof QUERY_PREFIX - 1;
+    for (int k = 0; k < 2; k++) {
+      uint64_t v = h[k];
+      for (int i = 15; i >= 0; i--, v >>= 4)
+        x[16 * k + i] = "0123456789abcdef"[v & 15];
+    }
+    q->nkey = sizeof QUERY_PREFIX - 1 + 32;
+  }
   while (cached) {
     rc = lookup(q);
     if (rc > 0) return SQLITE_OK;
     if (rc < 0) return engine_error(q, -rc);
-    rc = pc_flight_begin(q->c, q->key, q->nkey, &q->flight);
+    rc = pc_flight_begin(q->c, q->key, q->nkey, flight);
     if (rc == PC_OK) break;
     if (rc != PC_EXISTS) return engine_error(q, rc);
   }
@@ -437,10 +459,11 @@ static int cached_run(pcx_cached *q) {
   pc_cache_retain(q->c);
   q->held = q->c;
   out = sqlite3_str_new(db);
-  sqlite3_str_appendall(out, q->magic);
-  append_uint(out, q->nid);
-  sqlite3_str_appendchar(out, 1, ':');
-  sqlite3_str_append(out, q->id, (int)q->nid);
+  if (cached) { /* the envelope's head and identity, then the payload */
+    char h[48];
+    sqlite3_str_append(out, h, (int)envelope_head(q, h));
+    sqlite3_str_append(out, q->id, (int)q->nid);
+  }
   size_t head = (size_t)sqlite3_str_length(out);
   int64_t limit = pc_cache_max_value_bytes(q->c);
   char *err = NULL;
@@ -490,18 +513,16 @@ static int cached_run(pcx_cached *q) {
 }
 
 int pcx_cached_run(pcx_cached *q) {
-  int rc = cached_run(q);
+  pc_flight *flight = NULL;
+  int rc = cached_run(q, &flight);
   /* The result is stored (or failed): waiters go on now, not when the
   ** caller is done with the payload (a view's cursor lives as long as its
   ** statement; another cursor of it may need the same key). */
-  pc_flight_end(q->flight);
-  q->flight = NULL;
+  pc_flight_end(flight);
   return rc;
 }
 
 void pcx_cached_done(pcx_cached *q) {
-  pc_flight_end(q->flight);
-  q->flight = NULL;
   pc_value_release(&q->hit);
   memset(&q->hit, 0, sizeof q->hit);
   sqlite3_free(q->buf);
