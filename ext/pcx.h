@@ -50,6 +50,16 @@ void pcx_conn_unref(void *p); /* destructor for registrations */
 ** connection state: valid until the next lookup. NULL if none is open. */
 pc_cache *pcx_cache(pcx_conn *conn, const char *name);
 
+/* The little-endian words at p (the stored layouts of cached views and
+** the keys of cached results read the same on every machine). */
+static inline uint32_t pcx_get32le(const unsigned char *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+         (uint32_t)p[3] << 24;
+}
+static inline uint64_t pcx_get64le(const unsigned char *p) {
+  return pcx_get32le(p) | (uint64_t)pcx_get32le(p + 4) << 32;
+}
+
 /* pcx_cache(conn, NULL) without the call when nothing changed: the path of
 ** every function called without a cache name. */
 static inline pc_cache *pcx_default(pcx_conn *conn) {
@@ -102,10 +112,9 @@ static inline void pcx_result(sqlite3_context *ctx, pc_value *v) {
       ** length of -1 tells it the text is NUL-terminated (it finds the
       ** NUL): sqlite3_column_text() can then return the bytes as they
       ** are, where otherwise it copies them to add a terminator. */
-      if (v->nul_terminated && v->n <= 0x7fffffff)
-        sqlite3_result_text(ctx, v->p, -1, v->free_fn);
-      else if (v->n <= 0x7fffffff) /* skips a conversion check */
-        sqlite3_result_text(ctx, v->p, (int)v->n, v->free_fn);
+      if (v->n <= 0x7fffffff) /* the int form skips a conversion check */
+        sqlite3_result_text(ctx, v->p, v->nul_terminated ? -1 : (int)v->n,
+                            v->free_fn);
       else
         sqlite3_result_text64(ctx, v->p, v->n, v->free_fn, SQLITE_UTF8);
       v->free_fn = NULL;
@@ -143,11 +152,11 @@ void pcx_result_key(sqlite3_context *ctx, const void *key, size_t nkey);
 ** PC_ERROR. */
 int pcx_ttl(sqlite3_value *v, int64_t *ttl_ms);
 
-/* Reports an engine error as "fname: message" with the matching code. */
 /* Reports the error "fname: <fmt, ...>" with result code `code`
 ** (SQLITE_NOMEM: SQLite's own out-of-memory error). */
 void pcx_errorf(sqlite3_context *ctx, const char *fname, int code,
                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Reports an engine error as "fname: message" with the matching code. */
 void pcx_error(sqlite3_context *ctx, const char *fname, int rc);
 
 /* The SQLite code for an engine code. */

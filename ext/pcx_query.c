@@ -49,17 +49,6 @@
 
 /* ---- Identity and key ---- */
 
-/* The bytes at p as a little-endian word (the same key on every machine
-** that shares a store). */
-static inline uint64_t load64le(const unsigned char *p) {
-  uint64_t w;
-  memcpy(&w, p, 8);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  w = __builtin_bswap64(w);
-#endif
-  return w;
-}
-
 static inline uint64_t rotl64(uint64_t x, int r) {
   return x << r | x >> (64 - r);
 }
@@ -80,7 +69,7 @@ static void hash128(const unsigned char *p, size_t n, uint64_t out[2]) {
   uint64_t a = 0x9E3779B97F4A7C15ull ^ n, b = 0xC2B2AE3D27D4EB4Full + n;
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    uint64_t w = load64le(p + i);
+    uint64_t w = pcx_get64le(p + i);
     a = rotl64(a ^ (w * 0x87C37B91114253D5ull), 31) * 0x4CF5AD432745937Full;
     b = rotl64(b + (w * 0x4CF5AD432745937Full), 27) * 0x87C37B91114253D5ull;
   }

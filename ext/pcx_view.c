@@ -26,7 +26,8 @@
 ** view is made, from the program SQLite compiles for it (the OpenRead
 ** instructions of EXPLAIN name their b-trees; each b-tree's table comes
 ** from sqlite_schema). Each such table gets three triggers (AFTER INSERT,
-** UPDATE, DELETE) that add 1 to its row of `pcache_view_gen`, and the view
+** UPDATE, DELETE) that give its row of `pcache_view_gen` a new random
+** counter, and the view
 ** reads those counters with every query and puts them in the key. The
 ** counters are written in the writer's own transaction, so:
 **   - every writer is seen, whatever connection or process, with or
@@ -61,6 +62,10 @@
 #define VIEW_MAGIC "pcv1:"
 
 enum { TAG_NULL, TAG_INT, TAG_REAL, TAG_TEXT, TAG_BLOB };
+
+/* The name of a trigger of invalidate=auto, for the table (%w) and the
+** operation (%s); check_triggers() spells it in SQL. */
+#define TRIGGER_NAME "\"pcache_view_gen:%w:%s\""
 
 /* A list of names (tables, columns). */
 typedef struct name_list {
@@ -154,15 +159,6 @@ static void put64(sqlite3_str *s, uint64_t v) {
   put32(s, (uint32_t)(v >> 32));
 }
 
-static uint32_t get32(const unsigned char *p) {
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-         (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const unsigned char *p) {
-  return get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
 /* Appends v in the payload's form (also the arguments' form in the key). */
 static int put_value(sqlite3_str *s, sqlite3_value *v) {
   switch (sqlite3_value_type(v)) {
@@ -208,8 +204,9 @@ static const unsigned char *skip_value(const unsigned char *p,
     return end - p >= 9 ? p + 9 : NULL;
   case TAG_TEXT:
   case TAG_BLOB:
-    if (end - p < 5 || (uint64_t)(end - p - 5) < get32(p + 1)) return NULL;
-    return p + 5 + get32(p + 1);
+    if (end - p < 5 || (uint64_t)(end - p - 5) < pcx_get32le(p + 1))
+      return NULL;
+    return p + 5 + pcx_get32le(p + 1);
   default:
     return NULL;
   }
@@ -219,7 +216,7 @@ static const unsigned char *skip_value(const unsigned char *p,
 ** end in whole rows: only then are its bytes read as rows. */
 static int payload_ok(const view_vtab *p, const char *z, size_t n) {
   const unsigned char *u = (const unsigned char *)z, *end = u + n;
-  if (n < 4 || get32(u) != (uint32_t)p->ncol) return 0;
+  if (n < 4 || pcx_get32le(u) != (uint32_t)p->ncol) return 0;
   u += 4;
   for (size_t i = 0; u < end; i++) {
     if (!(u = skip_value(u, end))) return 0;
@@ -387,8 +384,8 @@ static int install_triggers(view_vtab *p) {
     for (int k = 0; k < 3; k++)
       sqlite3_str_appendf(
           s,
-          "DROP TRIGGER IF EXISTS \"%w\".\"pcache_view_gen:%w:%s\";"
-          "CREATE TRIGGER \"%w\".\"pcache_view_gen:%w:%s\" "
+          "DROP TRIGGER IF EXISTS \"%w\"." TRIGGER_NAME ";"
+          "CREATE TRIGGER \"%w\"." TRIGGER_NAME " "
           "AFTER %s ON \"%w\" BEGIN UPDATE pcache_view_gen SET gen = random() "
           "WHERE tbl = %Q; END;",
           p->schema, t, trigger_ops[k], p->schema, t, trigger_ops[k],
@@ -404,30 +401,20 @@ static int install_triggers(view_vtab *p) {
   return SQLITE_OK;
 }
 
-/* Runs sql (from sqlite3_mprintf; freed here) with ?1 bound to text a. */
-static int run1(sqlite3 *db, char *sql, const char *a) {
+/* Runs sql (from sqlite3_mprintf; freed here) with ?1 bound to text a:
+** to its end, or with row not NULL only to its first row, *row saying
+** whether there is one. SQLITE_OK or an error code. */
+static int run1(sqlite3 *db, char *sql, const char *a, int *row) {
   sqlite3_stmt *st = NULL;
   int rc = sql ? sqlite3_prepare_v2(db, sql, -1, &st, NULL) : SQLITE_NOMEM;
   sqlite3_free(sql);
   if (rc != SQLITE_OK) return rc;
   sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW && !row) {
   }
   sqlite3_finalize(st);
-  return rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
-/* 1 if the query sql (freed here) with ?1 = a has a row, 0 if not, or an
-** error code (negated). */
-static int exists1(sqlite3 *db, char *sql, const char *a) {
-  sqlite3_stmt *st = NULL;
-  int rc = sql ? sqlite3_prepare_v2(db, sql, -1, &st, NULL) : SQLITE_NOMEM;
-  sqlite3_free(sql);
-  if (rc != SQLITE_OK) return -rc;
-  sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-  rc = sqlite3_step(st);
-  sqlite3_finalize(st);
-  return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -rc;
+  if (row) *row = rc == SQLITE_ROW;
+  return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
 /* DROP TABLE: this view's watch rows, and the triggers and counters of
@@ -437,14 +424,15 @@ static int exists1(sqlite3 *db, char *sql, const char *a) {
 static int remove_triggers(view_vtab *p) {
   sqlite3 *db = p->db;
   const char *sch = p->schema;
-  int rc = exists1(db,
-                   sqlite3_mprintf("SELECT 1 FROM \"%w\".sqlite_schema WHERE "
-                                   "type = 'table' AND name = ?1",
-                                   sch),
-                   "pcache_view_watch");
-  if (rc <= 0) return -rc; /* none: nothing to remove */
+  int row;
+  int rc = run1(db,
+                sqlite3_mprintf("SELECT 1 FROM \"%w\".sqlite_schema WHERE "
+                                "type = 'table' AND name = ?1",
+                                sch),
+                "pcache_view_watch", &row);
+  if (rc != SQLITE_OK || !row) return rc; /* none: nothing to remove */
   /* The tables this view watched. */
-  sqlite3_str *list = sqlite3_str_new(db);
+  name_list tables = {0};
   sqlite3_stmt *st = NULL;
   char *q = sqlite3_mprintf(
       "SELECT tbl FROM \"%w\".pcache_view_watch WHERE view = ?1", sch);
@@ -454,58 +442,46 @@ static int remove_triggers(view_vtab *p) {
     sqlite3_bind_text(st, 1, p->name, -1, SQLITE_STATIC);
     while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
       const char *t = (const char *)sqlite3_column_text(st, 0);
-      if (t)
-        sqlite3_str_append(list, t, (int)strlen(t) + 1);
-      else
-        rc = SQLITE_NOMEM;
+      rc = t ? list_add(&tables, t) : SQLITE_NOMEM;
     }
     int frc = sqlite3_finalize(st);
     if (rc == SQLITE_OK) rc = frc;
   }
-  if (rc == SQLITE_OK) rc = sqlite3_str_errcode(list);
-  int nlist = sqlite3_str_length(list);
-  char *tables = sqlite3_str_finish(list);
-  if (rc == SQLITE_OK && nlist && !tables) rc = SQLITE_NOMEM;
   if (rc == SQLITE_OK)
     rc = run1(db,
               sqlite3_mprintf(
                   "DELETE FROM \"%w\".pcache_view_watch WHERE view = ?1", sch),
-              p->name);
-  for (const char *t = tables; rc == SQLITE_OK && t && t < tables + nlist;
-       t += strlen(t) + 1) {
-    int kept = exists1(
-        db,
-        sqlite3_mprintf("SELECT 1 FROM \"%w\".pcache_view_watch WHERE tbl = ?1",
-                        sch),
-        t);
-    if (kept < 0) rc = -kept;
-    if (kept) continue;
+              p->name, NULL);
+  for (int i = 0; rc == SQLITE_OK && i < tables.n; i++) {
+    const char *t = tables.z[i];
+    rc = run1(db,
+              sqlite3_mprintf(
+                  "SELECT 1 FROM \"%w\".pcache_view_watch WHERE tbl = ?1", sch),
+              t, &row);
+    if (rc != SQLITE_OK || row) continue; /* another view watches it */
     rc = run1(db,
               sqlite3_mprintf(
                   "DELETE FROM \"%w\".pcache_view_gen WHERE tbl = ?1", sch),
-              t);
+              t, NULL);
     for (int k = 0; rc == SQLITE_OK && k < 3; k++) {
-      q = sqlite3_mprintf(
-          "DROP TRIGGER IF EXISTS \"%w\".\"pcache_view_gen:%w:%s\"", sch, t,
-          trigger_ops[k]);
+      q = sqlite3_mprintf("DROP TRIGGER IF EXISTS \"%w\"." TRIGGER_NAME, sch, t,
+                          trigger_ops[k]);
       rc = q ? sqlite3_exec(db, q, NULL, NULL, NULL) : SQLITE_NOMEM;
       sqlite3_free(q);
     }
   }
-  sqlite3_free(tables);
-  if (rc == SQLITE_OK) {
-    int any = exists1(
+  list_free(&tables);
+  if (rc == SQLITE_OK)
+    rc = run1(
         db,
-        sqlite3_mprintf("SELECT ?1 FROM \"%w\".pcache_view_watch LIMIT 1", sch),
-        "");
-    if (any < 0) rc = -any;
-    if (any == 0) {
-      q = sqlite3_mprintf("DROP TABLE \"%w\".pcache_view_watch;"
-                          "DROP TABLE IF EXISTS \"%w\".pcache_view_gen;",
-                          sch, sch);
-      rc = q ? sqlite3_exec(db, q, NULL, NULL, NULL) : SQLITE_NOMEM;
-      sqlite3_free(q);
-    }
+        sqlite3_mprintf("SELECT 1 FROM \"%w\".pcache_view_watch LIMIT 1", sch),
+        "", &row);
+  if (rc == SQLITE_OK && !row) {
+    q = sqlite3_mprintf("DROP TABLE \"%w\".pcache_view_watch;"
+                        "DROP TABLE IF EXISTS \"%w\".pcache_view_gen;",
+                        sch, sch);
+    rc = q ? sqlite3_exec(db, q, NULL, NULL, NULL) : SQLITE_NOMEM;
+    sqlite3_free(q);
   }
   if (rc != SQLITE_OK)
     return view_error(&p->base, rc, "%s", sqlite3_errmsg(db));
@@ -535,7 +511,7 @@ static int check_triggers(view_vtab *p) {
   sqlite3_stmt *st = NULL;
   char *q = sqlite3_mprintf(
       "SELECT count(*) FROM \"%w\".sqlite_schema WHERE type = 'trigger' AND "
-      "name = 'pcache_view_gen:' || ?1 || ':' || ?2 AND "
+      "name = 'pcache_view_gen:' || ?1 || ':' || ?2 AND " /* TRIGGER_NAME */
       "tbl_name = ?1 COLLATE NOCASE",
       p->schema);
   rc = q ? sqlite3_prepare_v2(p->db, q, -1, &st, NULL) : SQLITE_NOMEM;
@@ -1087,21 +1063,21 @@ static int viewColumn(sqlite3_vtab_cursor *vc, sqlite3_context *ctx, int i) {
   const unsigned char *u = cur->vals[i];
   switch (*u) {
   case TAG_INT:
-    sqlite3_result_int64(ctx, (sqlite3_int64)get64(u + 1));
+    sqlite3_result_int64(ctx, (sqlite3_int64)pcx_get64le(u + 1));
     break;
   case TAG_REAL: {
-    uint64_t bits = get64(u + 1);
+    uint64_t bits = pcx_get64le(u + 1);
     double r;
     memcpy(&r, &bits, 8);
     sqlite3_result_double(ctx, r);
     break;
   }
   case TAG_TEXT:
-    sqlite3_result_text(ctx, (const char *)u + 5, (int)get32(u + 1),
+    sqlite3_result_text(ctx, (const char *)u + 5, (int)pcx_get32le(u + 1),
                         SQLITE_TRANSIENT);
     break;
   case TAG_BLOB:
-    sqlite3_result_blob(ctx, u + 5, (int)get32(u + 1), SQLITE_TRANSIENT);
+    sqlite3_result_blob(ctx, u + 5, (int)pcx_get32le(u + 1), SQLITE_TRANSIENT);
     break;
   default:
     sqlite3_result_null(ctx);
