@@ -41,7 +41,8 @@ missing-dep)
   echo "1 passed, 0 failed"
   ;;
 *)
-  echo "usage: check_build.sh exports EXTENSION | missing-dep SOURCE" >&2
+  echo "usage: check_build.sh exports EXTENSION | missing-dep SOURCE |" \
+    "public-api SOURCE" >&2
   exit 2
   ;;
 esac
