@@ -40,10 +40,27 @@ static inline const char *bench_system(void) {
   return sys;
 }
 
+/* What follows needs <sqlite3.h>, included before this file. */
+#ifdef SQLITE_TEXT
+#include "../ext_conn.h"
+
+/* A connection to path with the extension ext loaded; exits on failure. */
+static inline sqlite3 *bench_connect(const char *program, const char *path,
+                                     const char *ext) {
+  sqlite3 *db = ext_connect(program, path, ext, 0);
+  if (!db) exit(1);
+  return db;
+}
+
+/* Runs sql on db; exits on failure. */
+static inline void bench_exec(const char *program, sqlite3 *db,
+                              const char *sql) {
+  if (ext_exec(program, db, sql)) exit(1);
+}
+
 /* Reads column i of the row st is on as its type, the way an application
 ** does: a TEXT with sqlite3_column_text() (what Python's sqlite3 calls),
-** a BLOB with sqlite3_column_blob(), then the length. Needs <sqlite3.h>. */
-#ifdef SQLITE_TEXT
+** a BLOB with sqlite3_column_blob(), then the length. */
 static inline void bench_read_column(sqlite3_stmt *st, int i) {
   switch (sqlite3_column_type(st, i)) {
   case SQLITE_INTEGER:

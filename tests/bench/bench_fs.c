@@ -47,11 +47,6 @@ static void die(const char *what, const char *msg) {
   bench_die("bench_fs", what, msg);
 }
 
-static void exec_or_die(sqlite3 *db, const char *sql) {
-  char *err = NULL;
-  if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) die(sql, err);
-}
-
 static sqlite3_stmt *prep(sqlite3 *db, const char *sql) {
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -155,9 +150,10 @@ int main(int argc, char **argv) {
   /* The hand-written table. */
   snprintf(buf, sizeof buf, "%s/table.db", dir);
   if (sqlite3_open(buf, &g_table) != SQLITE_OK) die("open", buf);
-  exec_or_die(g_table, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-                       "CREATE TABLE cache(key TEXT PRIMARY KEY, value BLOB, "
-                       "expires INTEGER)");
+  bench_exec("bench_fs", g_table,
+             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+             "CREATE TABLE cache(key TEXT PRIMARY KEY, value BLOB, "
+             "expires INTEGER)");
   g_tget = prep(g_table, "SELECT value FROM cache WHERE key = ?1 "
                          "AND expires > ?2");
   g_tset = prep(g_table, "INSERT OR REPLACE INTO cache VALUES (?1, ?2, ?3)");
@@ -175,16 +171,12 @@ int main(int argc, char **argv) {
     die("pc_cache_open", err);
 
   /* The extension, on an application connection, on its own store. */
-  sqlite3_open(":memory:", &g_app);
-  sqlite3_enable_load_extension(g_app, 1);
-  char *lerr = NULL;
-  if (sqlite3_load_extension(g_app, argv[1], NULL, &lerr) != SQLITE_OK)
-    die("load", lerr);
+  g_app = bench_connect("bench_fs", ":memory:", argv[1]);
   snprintf(buf, sizeof buf,
            "SELECT cache_open('fs', json_object('backend', 'filesystem', "
            "'cache_dir', '%s/sql'))",
            dir);
-  exec_or_die(g_app, buf);
+  bench_exec("bench_fs", g_app, buf);
   g_sget = prep(g_app, "SELECT cache_get(?1, 'fs')");
   g_sset = prep(g_app, "SELECT cache_set(?1, ?2, 3600, 'fs')");
 

@@ -235,15 +235,10 @@ int main(int argc, char **argv) {
   if (pc_cache_open("r", cfg, &g_c, err, sizeof err) != PC_OK)
     die("pc_cache_open", err);
 
-  if (sqlite3_open(":memory:", &g_db) != SQLITE_OK) die("open", "sqlite");
-  sqlite3_enable_load_extension(g_db, 1);
-  char *lerr = NULL;
-  if (sqlite3_load_extension(g_db, argv[1], NULL, &lerr) != SQLITE_OK)
-    die("load", lerr);
+  g_db = bench_connect("bench_redis", ":memory:", argv[1]);
   char sql[4096];
   snprintf(sql, sizeof sql, "SELECT cache_open('r', '%s')", cfg);
-  if (sqlite3_exec(g_db, sql, NULL, NULL, &lerr) != SQLITE_OK)
-    die("cache_open", lerr);
+  bench_exec("bench_redis", g_db, sql);
   sqlite3_prepare_v2(g_db, "SELECT cache_get(?1, 'r')", -1, &g_get, NULL);
   sqlite3_prepare_v2(g_db, "SELECT cache_set(?1, ?2, NULL, 'r')", -1, &g_set,
                      NULL);
@@ -252,8 +247,7 @@ int main(int argc, char **argv) {
            "'prefix','tier:','local_max_bytes',67108864)), "
            "cache_open('m', json_object('backend','memory'))",
            url);
-  if (sqlite3_exec(g_db, sql, NULL, NULL, &lerr) != SQLITE_OK)
-    die("cache_open", lerr);
+  bench_exec("bench_redis", g_db, sql);
   sqlite3_prepare_v2(g_db, "SELECT cache_get(?1, 't')", -1, &g_tget, NULL);
   sqlite3_prepare_v2(g_db, "SELECT cache_get(?1, 'm')", -1, &g_mget, NULL);
   int n = snprintf(sql, sizeof sql,

@@ -106,14 +106,7 @@ int main(int argc, char **argv) {
     snprintf(g_keys[i], 16, "key:%d", i);
   memset(g_value, 'v', 100);
 
-  sqlite3 *db;
-  char *err = NULL;
-  sqlite3_open(":memory:", &db);
-  sqlite3_enable_load_extension(db, 1);
-  if (sqlite3_load_extension(db, argv[1], NULL, &err) != SQLITE_OK) {
-    fprintf(stderr, "bench_sql: load: %s\n", err);
-    return 1;
-  }
+  sqlite3 *db = bench_connect("bench_sql", ":memory:", argv[1]);
   sqlite3_create_function(db, "bench_text", 1, SQLITE_UTF8, NULL, bench_text,
                           NULL, NULL);
   if (argc > 3) {
@@ -137,15 +130,11 @@ int main(int argc, char **argv) {
   ** see the same machine; each keeps its best round. */
   /* The hand-written cache: a table on the same connection (its database
   ** is :memory:), keyed by the key, no TTL. */
-  if (sqlite3_exec(db,
-                   "CREATE TABLE kv(k TEXT PRIMARY KEY, v) WITHOUT ROWID;"
-                   "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 "
-                   "FROM n WHERE i < 999) INSERT INTO kv SELECT 'key:' || i, "
-                   "printf('%.100c', 'v') FROM n",
-                   NULL, NULL, &err) != SQLITE_OK) {
-    fprintf(stderr, "bench_sql: kv: %s\n", err);
-    return 1;
-  }
+  bench_exec("bench_sql", db,
+             "CREATE TABLE kv(k TEXT PRIMARY KEY, v) WITHOUT ROWID;"
+             "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 "
+             "FROM n WHERE i < 999) INSERT INTO kv SELECT 'key:' || i, "
+             "printf('%.100c', 'v') FROM n");
   bench_op op[] = {{.sql = "SELECT ?1"},
                    {.sql = "SELECT cache_set(?1, ?2)"},
                    {.sql = "SELECT cache_get(?1)"},

@@ -127,11 +127,7 @@ int main(int argc, char **argv) {
     worker *w = &ws[t];
     memset(w, 0, sizeof *w);
     w->id = t;
-    char *err = NULL;
-    if (sqlite3_open(":memory:", &w->db) != SQLITE_OK) die_db(w->db, "open");
-    sqlite3_enable_load_extension(w->db, 1);
-    if (sqlite3_load_extension(w->db, argv[1], NULL, &err) != SQLITE_OK)
-      bench_die("bench_threads", "load", err ? err : "failed");
+    w->db = bench_connect("bench_threads", ":memory:", argv[1]);
     for (int s = 0; s < 3; s++)
       if (sqlite3_prepare_v2(w->db, sql[s], -1, &w->st[s], NULL) != SQLITE_OK)
         die_db(w->db, sql[s]);

@@ -47,9 +47,7 @@ typedef struct {
 static sqlite3 *g_db;
 
 static void exec(const char *sql) {
-  char *err = NULL;
-  if (sqlite3_exec(g_db, sql, NULL, NULL, &err) != SQLITE_OK)
-    bench_die("bench_view", sql, err);
+  bench_exec("bench_view", g_db, sql);
 }
 
 /* Runs st to its end, reading every column. */
@@ -96,12 +94,7 @@ int main(int argc, char **argv) {
   if (!mkdtemp(dir)) bench_die("bench_view", "mkdtemp", "failed");
   char path[128];
   snprintf(path, sizeof path, "%s/orders.db", dir);
-  char *err = NULL;
-  if (sqlite3_open(path, &g_db) != SQLITE_OK)
-    bench_die("bench_view", path, sqlite3_errmsg(g_db));
-  sqlite3_enable_load_extension(g_db, 1);
-  if (sqlite3_load_extension(g_db, argv[1], NULL, &err) != SQLITE_OK)
-    bench_die("bench_view", "load", err);
+  g_db = bench_connect("bench_view", path, argv[1]);
   exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
        "CREATE TABLE orders(id INTEGER PRIMARY KEY, user_id INTEGER, "
        "region TEXT, total REAL);"

@@ -14,7 +14,7 @@
 **        connection of the process inserts a row, and a connection that
 **        read the view before the write reads the new rows after it.
 */
-#include "ext_conn.h"
+#include "../ext_conn.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

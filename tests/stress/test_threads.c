@@ -8,7 +8,7 @@
 ** With filesystem the cache is a store in a fresh temporary directory and
 ** the threads do 10k operations (each write is a transaction on disk).
 */
-#include "ext_conn.h"
+#include "../ext_conn.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -13,7 +13,7 @@
 **
 ** memory: the default cache; filesystem: a cache in the test's directory.
 */
-#include "ext_conn.h"
+#include "../ext_conn.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

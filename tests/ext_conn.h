@@ -1,6 +1,6 @@
 /*
 ** ext_conn.h: what the programs that load the extension into connections
-** of their own share (tests/stress/).
+** of their own share (tests/stress/, tests/bench/).
 */
 #ifndef PC_EXT_CONN_H
 #define PC_EXT_CONN_H
