@@ -50,3 +50,19 @@ SELECT cache_get('k') IS NULL;
 -- default can be reconfigured: close it, then open it with a configuration.
 SELECT cache_close('default'), cache_open('default', '{"max_entries":1}');
 SELECT cache_set('a', 1), cache_set('b', 2), cache_get('a') IS NULL, cache_get('b');
+-- eviction chooses the policy by name, in any case. Two entries; 'a' is
+-- set, 'b' set, 'a' read, 'c' set, 'd' set. LRU keeps the two most recent
+-- (c, d); SIEVE, whose hand stopped after 'b', passes the marked 'a' and
+-- evicts 'c' (a, d); S3-FIFO lets 'a', read once only, go as any
+-- newcomer (c, d).
+SELECT cache_open('e_lru', '{"eviction":"LRU","max_entries":2}'), cache_open('e_sieve', '{"eviction":"sieve","max_entries":2}');
+CREATE VIRTUAL TABLE e_s3 USING pcache(eviction=s3fifo, max_entries=2);
+SELECT count(*) FROM e_s3;
+SELECT c, cache_set('a', 1, NULL, c), cache_set('b', 2, NULL, c), cache_get('a', c), cache_set('c', 3, NULL, c), cache_set('d', 4, NULL, c) FROM (SELECT 'e_lru' AS c UNION ALL SELECT 'e_sieve' UNION ALL SELECT 'e_s3');
+SELECT c, cache_has('a', c), cache_has('b', c), cache_has('c', c), cache_has('d', c) FROM (SELECT 'e_lru' AS c UNION ALL SELECT 'e_sieve' UNION ALL SELECT 'e_s3');
+-- Then 'x' set and read twice, 'y' and 'z' set: LRU loses 'x'; S3-FIFO
+-- keeps it (read twice: moved to its main queue), and so does SIEVE.
+SELECT c, cache_clear(c), cache_set('x', 1, NULL, c), cache_get('x', c), cache_get('x', c), cache_set('y', 2, NULL, c), cache_set('z', 3, NULL, c) FROM (SELECT 'e_lru' AS c UNION ALL SELECT 'e_sieve' UNION ALL SELECT 'e_s3');
+SELECT c, cache_has('x', c), cache_has('y', c), cache_has('z', c) FROM (SELECT 'e_lru' AS c UNION ALL SELECT 'e_sieve' UNION ALL SELECT 'e_s3');
+-- The filesystem backend has lru only.
+SELECT cache_open('e_fs', '{"backend":"filesystem","cache_dir":"e_fs","eviction":"s3fifo"}');

@@ -11,9 +11,14 @@ CREATE VIEW vt AS SELECT * FROM pcache;
 CREATE VIEW vs AS SELECT * FROM pcache_stats;
 CREATE VIRTUAL TABLE evil USING pcache(max_entries=1, serializer=json);
 CREATE VIEW ve AS SELECT * FROM evil;
+CREATE VIRTUAL TABLE cv USING pcache_view(sql='SELECT count(*) AS n FROM t', ttl=60);
+CREATE VIEW vcv AS SELECT * FROM cv;
+CREATE TABLE t2(x);
+CREATE TRIGGER trq AFTER INSERT ON t2 BEGIN SELECT cache_query('SELECT 1'); END;
 .open hostile.db
 SELECT * FROM v;
 INSERT INTO t VALUES (1);
+INSERT INTO t2 VALUES (1);
 -- Known limit of SQLite 3.40: a CHECK constraint read from the file still
 -- calls a DIRECTONLY function, even with trusted_schema=OFF (see README).
 INSERT INTO c VALUES (1);
@@ -23,6 +28,8 @@ SELECT * FROM vs;
 -- it directly: the view over it is refused and nothing was opened.
 SELECT * FROM ve;
 SELECT cache FROM pcache_stats WHERE cache = 'evil';
+-- The same for a cached view: through a view of the file, refused.
+SELECT * FROM vcv;
 SELECT cache_has('from-view'), cache_has('from-trigger'), cache_has('from-check'), cache_has('from-generated');
 -- Direct use works.
 SELECT cache_set('direct', 1), cache_get('direct');
