@@ -9,6 +9,9 @@ SELECT cache_set('i', 9223372036854775807, NULL, 'disk'), cache_set('min', -9223
 SELECT cache_get('i', 'disk'), cache_get('min', 'disk'), cache_get('r', 'disk'),
        cache_get('t', 'disk'), cache_get('b', 'disk'), cache_get('et', 'disk'),
        cache_get('eb', 'disk'), cache_get('n', 'disk');
+-- TEXT with a NUL inside keeps every byte (stored with the older trailer,
+-- as text that cannot be a C string), TEXT without one too.
+SELECT cache_set('tn', 'a' || char(0) || 'b', NULL, 'disk'), length(CAST(cache_get('tn', 'disk') AS BLOB)), hex(cache_get('tn', 'disk')), hex(cache_get('t', 'disk'));
 SELECT typeof(cache_get('i', 'disk')), typeof(cache_get('r', 'disk')), typeof(cache_get('t', 'disk')),
        typeof(cache_get('b', 'disk')), typeof(cache_get('eb', 'disk')), typeof(cache_get('n', 'disk'));
 SELECT cache_has('n', 'disk'), cache_has('nope', 'disk'), cache_get('nope', 'disk') IS NULL;
