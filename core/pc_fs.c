@@ -157,9 +157,12 @@ typedef struct fs_store {
   char *path; /* pc__free; the database file */
   int sync;   /* PC_SYNC_* */
   int64_t max_entries, max_bytes;
-  pthread_mutex_t mu; /* guards the fields below */
-  fs_conn *idle;      /* connections not in use; fs_conn_close */
-  unsigned gen;       /* pc__fork_gen() the idle connections belong to */
+  /* One idle connection taken and given back with one atomic exchange,
+  ** no lock: what a single thread's operations use, one after another. */
+  _Atomic(fs_conn *) hot;
+  _Atomic unsigned gen; /* pc__fork_gen() the idle connections belong to */
+  pthread_mutex_t mu;   /* guards the fields below */
+  fs_conn *idle;        /* the other connections not in use; fs_conn_close */
   /* No entry expires before this (wall ms) as far as this store object
   ** knows: the reclamation step is skipped until then. Lowered by its own
   ** writes; an earlier expiry written by another process (or another cache
@@ -401,16 +404,23 @@ static void visits_clear_locked(fs_store *s) {
 }
 
 static int fs_acquire(fs_store *s, fs_conn **out) {
-  pthread_mutex_lock(&s->mu);
   unsigned gen = pc__fork_gen();
+  fs_conn *c;
+  if (gen == atomic_load_explicit(&s->gen, memory_order_relaxed) &&
+      (c = atomic_exchange(&s->hot, NULL)) != NULL) {
+    *out = c;
+    return PC_OK;
+  }
+  pthread_mutex_lock(&s->mu);
   if (gen != s->gen) {
     /* A forked child: the parent's connections are not ours to use or to
     ** close (either would disturb the parent's locks). */
     s->idle = NULL;
+    atomic_store(&s->hot, NULL);
     visits_clear_locked(s);
     s->gen = gen;
   }
-  fs_conn *c = s->idle;
+  c = s->idle;
   if (c) s->idle = c->next;
   pthread_mutex_unlock(&s->mu);
   if (c) {
@@ -421,6 +431,10 @@ static int fs_acquire(fs_store *s, fs_conn **out) {
 }
 
 static void fs_release(fs_store *s, fs_conn *c) {
+  fs_conn *none = NULL;
+  if (pc__fork_gen() == atomic_load_explicit(&s->gen, memory_order_relaxed) &&
+      atomic_compare_exchange_strong(&s->hot, &none, c))
+    return;
   pthread_mutex_lock(&s->mu);
   if (pc__fork_gen() == s->gen) {
     c->next = s->idle;
@@ -511,7 +525,11 @@ static void fs_close(void *b) {
   if (s->shm) munmap((void *)s->shm, FS_SHM_MAP);
   pthread_mutex_destroy(&s->watch_mu);
   fs_conn *c = s->idle;
-  if (pc__fork_gen() != s->gen) c = NULL; /* a child leaves them alone */
+  if (pc__fork_gen() != s->gen) { /* a child leaves them alone */
+    c = NULL;
+  } else if (s->hot) {
+    fs_conn_close(s->hot);
+  }
   while (c) {
     fs_conn *next = c->next;
     fs_conn_close(c);
@@ -618,7 +636,9 @@ static inline int64_t wall(int64_t *now) {
 /* Notes that key was read with its visited bit clear, once until the next
 ** write sets the noted bits. */
 static void note_visit(fs_store *s, const void *key, size_t nkey) {
-  if (nkey > FS_VISIT_KEY) return;
+  if (nkey > FS_VISIT_KEY ||
+      atomic_load_explicit(&s->nvisits, memory_order_relaxed) >= FS_VISITS)
+    return; /* full until the next write: no hash, no lock */
   uint64_t h = pc__hash(key, nkey) % FS_VISIT_SEEN;
   uint64_t bit = (uint64_t)1 << (h % 64);
   pthread_mutex_lock(&s->mu);
