@@ -16,7 +16,9 @@
 **   - Connections. A pool: an operation takes an idle connection (or opens
 **     one), uses its statements, prepared once, and gives it back, so
 **     threads do not queue on one connection and idle connections stay
-**     open. Connections are opened SQLITE_OPEN_NOMUTEX (the pool hands each
+**     open. One idle connection sits in an atomic slot, taken and given
+**     back without the pool's mutex: the one a lone thread uses call after
+**     call. Connections are opened SQLITE_OPEN_NOMUTEX (the pool hands each
 **     to one thread at a time) and SQLITE_OPEN_NOFOLLOW, in WAL mode with a
 **     busy timeout, `synchronous` from the configuration. After fork() the
 **     child leaves the parent's connections alone (closing or using them
