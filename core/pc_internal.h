@@ -49,6 +49,17 @@ const char *pc__errbuf(void);
 ** must not use them. */
 unsigned pc__fork_gen(void);
 
+/* Epoch-based reclamation (pc_ebr.c): a reader that takes no lock runs
+** between pc__ebr_enter() (NULL: no record could be allocated; take the
+** lock instead) and pc__ebr_exit(); a writer tags what it unlinked with
+** pc__ebr_tag() and frees it once pc__ebr_safe(tag) says no reader can
+** still see it. */
+typedef struct pc_ebr_rec pc_ebr_rec;
+pc_ebr_rec *pc__ebr_enter(void);
+void pc__ebr_exit(pc_ebr_rec *r);
+uint64_t pc__ebr_tag(void);
+bool pc__ebr_safe(uint64_t tag);
+
 /* pc__hash(key, nkey): a seeded 64-bit hash of key bytes under per-process
 ** random secrets, so that keys chosen from outside cannot force collisions
 ** (pc_hash.h, pc_hash.c). */

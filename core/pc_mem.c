@@ -119,19 +119,60 @@
 /* ---- Entries ---- */
 
 typedef struct pc_entry pc_entry;
+typedef _Atomic(pc_entry *) pc_link; /* a bucket head or an hnext */
 struct pc_entry {
-  pc_entry *hnext;           /* next in the bucket chain */
-  pc_entry *q_prev, *q_next; /* links of the policy's queue */
-  int64_t expires;           /* absolute monotonic ms or PC_EXPIRES_NEVER;
-                                read and written under the shard lock */
-  uint32_t hash : 24;        /* low 24 bits of pc__hash(key): the bucket */
-  uint32_t pol : 8;          /* the policy's bits (POL_*) */
-  _Atomic uint32_t refs;     /* the table's (while linked) + one per
-                                reader; entry_unref() frees at zero */
-  uint32_t nval;             /* value length */
-  uint32_t nkey;             /* key length */
-  unsigned char data[];      /* value, then key */
+  pc_link hnext; /* next in the bucket chain; left as it is when the entry
+                    is unlinked, so a reader standing on it walks on */
+  union {
+    struct {                     /* while linked */
+      pc_entry *q_prev, *q_next; /* links of the policy's queue */
+    };
+    struct {            /* unlinked, waiting in its shard's limbo */
+      uint64_t retired; /* pc__ebr_tag() when unlinked */
+      pc_entry *limbo_next;
+    };
+  };
+  _Atomic int64_t expires; /* absolute monotonic ms or PC_EXPIRES_NEVER */
+  _Atomic uint32_t hp;     /* the low 24 bits of pc__hash(key) (the bucket;
+                              set once) | the policy's 8 bits (POL_*) << 24 */
+  _Atomic uint32_t refs;   /* the table's (until its grace period after
+                              unlinking ends) + one per reader;
+                              entry_unref() frees at zero; REWRITING */
+  uint32_t nval;           /* value length */
+  uint32_t nkey;           /* key length */
+  unsigned char data[];    /* value, then key */
 };
+
+/* Set in refs while do_rewrite() writes the value in place: a reader that
+** sees it gives its reference back and takes the shard lock. */
+#define REWRITING 0x80000000u
+
+/* Fields a reader without the lock may read at any time: atomic, relaxed
+** (the lock or the chain's release stores order everything else). */
+static inline uint32_t e_hash(const pc_entry *e) {
+  return atomic_load_explicit(&e->hp, memory_order_relaxed) & 0xFFFFFFu;
+}
+static inline unsigned e_pol(const pc_entry *e) {
+  return atomic_load_explicit(&e->hp, memory_order_relaxed) >> 24;
+}
+/* Sets the policy bits (shard lock held); a hit marked meanwhile by a
+** reader without the lock may be lost, which only costs the entry a hit. */
+static inline void e_set_pol(pc_entry *e, unsigned pol) {
+  atomic_store_explicit(&e->hp, e_hash(e) | (uint32_t)pol << 24,
+                        memory_order_relaxed);
+}
+static inline int64_t e_exp(const pc_entry *e) {
+  return atomic_load_explicit(&e->expires, memory_order_relaxed);
+}
+static inline void e_set_exp(pc_entry *e, int64_t expires) {
+  atomic_store_explicit(&e->expires, expires, memory_order_relaxed);
+}
+static inline pc_entry *ld(pc_link *l) { /* under the shard lock */
+  return atomic_load_explicit(l, memory_order_relaxed);
+}
+static inline void st(pc_link *l, pc_entry *e) { /* publishes e's fields */
+  atomic_store_explicit(l, e, memory_order_release);
+}
 
 #if UINTPTR_MAX == UINT64_MAX
 _Static_assert(sizeof(pc_entry) == 48, "pc_entry header grew");
@@ -181,7 +222,7 @@ static inline bool bytes_equal(const unsigned char *a, const unsigned char *b,
 ** compared before the bytes. */
 static inline bool entry_is(const pc_entry *e, uint64_t h, const void *key,
                             size_t nkey) {
-  return (uint64_t)e->hash == (h & HASH_MASK) && e->nkey == nkey &&
+  return e_hash(e) == (h & HASH_MASK) && e->nkey == nkey &&
          bytes_equal(e->data + e->nval, key, nkey);
 }
 
@@ -191,10 +232,10 @@ static pc_entry *entry_new(uint64_t h, const void *key, size_t nkey,
                            const void *val, size_t nval, int64_t expires) {
   pc_entry *e = pc__malloc(offsetof(pc_entry, data) + nval + nkey);
   if (!e) return NULL;
-  e->hnext = e->q_prev = e->q_next = NULL;
-  e->expires = expires;
-  e->hash = h & HASH_MASK;
-  e->pol = 0;
+  atomic_init(&e->hnext, NULL);
+  e->q_prev = e->q_next = NULL;
+  atomic_init(&e->expires, expires);
+  atomic_init(&e->hp, (uint32_t)(h & HASH_MASK));
   atomic_init(&e->refs, 1);
   e->nval = (uint32_t)nval;
   e->nkey = (uint32_t)nkey;
@@ -312,19 +353,34 @@ static void list_replace(pc_list *l, pc_entry *o, pc_entry *e) {
 
 /* ---- Shards and the store ---- */
 
+/* A shard's bucket array. The chained entries hold the table's reference
+** (entry_unref). Replaced when it doubles; the old one waits in limbo. */
+typedef struct mem_table {
+  size_t mask;      /* number of buckets - 1 */
+  uint64_t retired; /* in limbo: pc__ebr_tag() */
+  struct mem_table *limbo_next;
+  pc_link b[]; /* mask + 1 chain heads */
+} mem_table;
+
 typedef struct pc_shard {
+  /* What a get without the lock reads: written only when the table
+  ** doubles, on a line of its own (the lock's line changes hands with
+  ** every write). */
+  alignas(64) _Atomic(mem_table *) table; /* pc__free */
+  _Atomic uint32_t seq;         /* odd while do_grow() moves entries */
+  unsigned char policy;         /* POL_*, the store's */
   alignas(64) atomic_bool lock; /* guards every field below but the
-                                       counters, and the entries linked here */
-  pc_entry **buckets;           /* mask + 1 chain heads; pc__free. The chained
-                                   entries hold the table's reference: entry_unref */
-  size_t mask;                  /* number of buckets - 1 */
+                                   counters, and the entries linked here */
   size_t count;                 /* entries linked in this shard */
   size_t nexpiring; /* of them, those with an expiry: reclamation skips a
                        shard with none */
   size_t cursor;    /* next bucket of the reclamation step */
   uint64_t writes;  /* sets and incrs here: paces foreign reclamation */
+  /* Unlinked entries and replaced tables, oldest first, until no reader
+  ** without the lock can be looking at them (pc__ebr_safe). */
+  pc_entry *limbo_head, *limbo_tail;
+  mem_table *tlimbo;
   /* The policy's state (its section). */
-  unsigned char policy; /* POL_*, the store's */
   pc_list q[2];         /* LRU, SIEVE: q[0]; S3-FIFO: q[0] small, q[1] main */
   size_t nsmall;        /* S3-FIFO: entries in q[0] */
   pc_entry *hand;       /* SIEVE: the next entry the hand looks at */
@@ -412,44 +468,53 @@ static void ghost_add(pc_shard *s, uint32_t h24) {
 
 /* Links a new entry e (no entry under its key was linked). */
 static void pol_insert(pc_shard *s, pc_entry *e) {
-  e->pol = 0;
-  if (s->policy == POL_S3FIFO && !ghost_take(s, e->hash)) {
+  e_set_pol(e, 0);
+  if (s->policy == POL_S3FIFO && !ghost_take(s, e_hash(e))) {
     list_push(&s->q[0], e);
     s->nsmall++;
     return;
   }
-  if (s->policy == POL_S3FIFO) e->pol = POL_MAIN;
+  if (s->policy == POL_S3FIFO) e_set_pol(e, POL_MAIN);
   list_push(&s->q[s->policy == POL_S3FIFO], e);
 }
 
-/* A hit on e (get, touch, an overwrite in place). */
+/* A hit on e under a FIFO policy: sets a bit or bumps the frequency of e
+** alone, so a reader without the shard lock may call it too. The bits are
+** read first: a hot entry's line is not written again. */
+static inline void pol_hit(unsigned policy, pc_entry *e) {
+  uint32_t hp = atomic_load_explicit(&e->hp, memory_order_relaxed);
+  if (policy == POL_SIEVE) {
+    if (!(hp >> 24 & POL_VISITED))
+      atomic_fetch_or_explicit(&e->hp, POL_VISITED << 24, memory_order_relaxed);
+    return;
+  }
+  while ((hp >> 24 & POL_FREQ) != POL_FREQ &&
+         !atomic_compare_exchange_weak_explicit(&e->hp, &hp, hp + (1u << 24),
+                                                memory_order_relaxed,
+                                                memory_order_relaxed)) {
+  }
+}
+
+/* A hit on e (get, touch, an overwrite in place), shard lock held. */
 static inline void pol_access(pc_shard *s, pc_entry *e) {
-  switch (s->policy) {
-  case POL_LRU:
-    if (s->q[0].head != e) {
-      list_remove(&s->q[0], e);
-      list_push(&s->q[0], e);
-    }
-    break;
-  case POL_SIEVE:
-    if (!(e->pol & POL_VISITED)) e->pol |= POL_VISITED;
-    break;
-  default:
-    if ((e->pol & POL_FREQ) != POL_FREQ) e->pol++;
-    break;
+  if (s->policy != POL_LRU) {
+    pol_hit(s->policy, e);
+  } else if (s->q[0].head != e) {
+    list_remove(&s->q[0], e);
+    list_push(&s->q[0], e);
   }
 }
 
 /* The list e is in. */
 static inline pc_list *pol_list(pc_shard *s, const pc_entry *e) {
-  return &s->q[s->policy == POL_S3FIFO && (e->pol & POL_MAIN)];
+  return &s->q[s->policy == POL_S3FIFO && (e_pol(e) & POL_MAIN)];
 }
 
 /* The new entry e replaces o under the same key: a hit, at o's place. */
 static void pol_replace(pc_shard *s, pc_entry *o, pc_entry *e) {
   pc_list *l = pol_list(s, o);
   list_replace(l, o, e);
-  e->pol = o->pol;
+  e_set_pol(e, e_pol(o));
   if (s->hand == o) s->hand = e;
   pol_access(s, e);
 }
@@ -459,9 +524,9 @@ static void pol_remove(pc_shard *s, pc_entry *e, int why) {
   pc_list *l = pol_list(s, e);
   if (s->hand == e) s->hand = e->q_prev;
   list_remove(l, e);
-  if (s->policy == POL_S3FIFO && !(e->pol & POL_MAIN)) {
+  if (s->policy == POL_S3FIFO && !(e_pol(e) & POL_MAIN)) {
     s->nsmall--;
-    if (why == RM_EVICTED) ghost_add(s, e->hash);
+    if (why == RM_EVICTED) ghost_add(s, e_hash(e));
   }
 }
 
@@ -475,8 +540,9 @@ static pc_entry *sieve_victim(pc_shard *s, const pc_entry *keep) {
     if (h == keep) {
       if (!cleared) return NULL; /* a lap with nothing to clear: only keep */
       cleared = false;
-    } else if (h->pol & POL_VISITED) {
-      h->pol &= ~POL_VISITED;
+    } else if (e_pol(h) & POL_VISITED) {
+      atomic_fetch_and_explicit(&h->hp, ~(POL_VISITED << 24),
+                                memory_order_relaxed);
       cleared = true;
     } else {
       break;
@@ -504,15 +570,15 @@ static pc_entry *s3fifo_victim(pc_shard *s, const pc_entry *keep) {
       list_push(l, v);
       continue;
     }
-    if (small && (v->pol & POL_FREQ) > 1) { /* hit twice: promoted */
+    if (small && (e_pol(v) & POL_FREQ) > 1) { /* hit twice: promoted */
       list_remove(sm, v);
       s->nsmall--;
-      v->pol = POL_MAIN;
+      e_set_pol(v, POL_MAIN);
       list_push(mn, v);
       continue;
     }
-    if (!small && (v->pol & POL_FREQ)) { /* once more round main */
-      v->pol--;
+    if (!small && (e_pol(v) & POL_FREQ)) { /* once more round main */
+      atomic_fetch_sub_explicit(&v->hp, 1u << 24, memory_order_relaxed);
       list_remove(mn, v);
       list_push(mn, v);
       continue;
@@ -608,113 +674,176 @@ static int mem_check_size(const pc_mem *m, size_t nkey, size_t nval) {
   return PC_OK;
 }
 
+/* The shard's table (shard lock held). */
+static inline mem_table *tab(pc_shard *s) {
+  return atomic_load_explicit(&s->table, memory_order_relaxed);
+}
+
 /* The link (bucket head or a predecessor's hnext) that points at the entry
 ** under key, or NULL if there is none, live or expired. */
-static inline __attribute__((always_inline)) pc_entry **
+static inline __attribute__((always_inline)) pc_link *
 do_find(pc_shard *s, uint64_t h, const void *key, size_t nkey) {
-  for (pc_entry **link = &s->buckets[h & s->mask]; *link;
-       link = &(*link)->hnext) {
-    if (entry_is(*link, h, key, nkey)) return link;
+  mem_table *t = tab(s);
+  for (pc_link *link = &t->b[h & t->mask]; ld(link); link = &ld(link)->hnext) {
+    if (entry_is(ld(link), h, key, nkey)) return link;
   }
   return NULL;
 }
 
 /* The link that points at e, which is linked in s. */
-static pc_entry **do_link_of(pc_shard *s, pc_entry *e) {
-  pc_entry **link = &s->buckets[e->hash & s->mask];
-  while (*link != e)
-    link = &(*link)->hnext;
+static pc_link *do_link_of(pc_shard *s, pc_entry *e) {
+  mem_table *t = tab(s);
+  pc_link *link = &t->b[e_hash(e) & t->mask];
+  while (ld(link) != e)
+    link = &ld(link)->hnext;
   return link;
 }
 
-/* Unlinks e (at *link) and drops the table's reference, counting it as
-** `why` in the shard's counters. */
-static void do_remove(pc_mem *m, pc_shard *s, pc_entry **link, pc_entry *e,
+/* ---- Limbo ---- */
+
+/* Puts e, just unlinked, in limbo with the table's reference, which is
+** dropped once no reader without the lock can be looking at it. */
+static void limbo_add(pc_shard *s, pc_entry *e) {
+  e->retired = pc__ebr_tag();
+  e->limbo_next = NULL;
+  if (s->limbo_tail)
+    s->limbo_tail->limbo_next = e;
+  else
+    s->limbo_head = e;
+  s->limbo_tail = e;
+}
+
+/* Releases what waited long enough (all of it when `all`: the store is
+** closing, nobody reads). Called by every write with the lock held. */
+static void limbo_reclaim(pc_shard *s, bool all) {
+  pc_entry *e;
+  while ((e = s->limbo_head) && (all || pc__ebr_safe(e->retired))) {
+    s->limbo_head = e->limbo_next;
+    if (!s->limbo_head) s->limbo_tail = NULL;
+    entry_unref(e);
+  }
+  mem_table **tp = &s->tlimbo, *t;
+  while ((t = *tp) != NULL) {
+    if (all || pc__ebr_safe(t->retired)) {
+      *tp = t->limbo_next;
+      pc__free(t);
+    } else {
+      tp = &t->limbo_next;
+    }
+  }
+}
+
+/* Unlinks e (at *link) and puts it in limbo, counting it as `why` in the
+** shard's counters. */
+static void do_remove(pc_mem *m, pc_shard *s, pc_link *link, pc_entry *e,
                       int why) {
-  *link = e->hnext;
-  e->hnext = NULL;
+  st(link, ld(&e->hnext));
   pol_remove(s, e, why);
   s->count--;
-  if (e->expires != PC_EXPIRES_NEVER) s->nexpiring--;
+  if (e_exp(e) != PC_EXPIRES_NEVER) s->nexpiring--;
   atomic_fetch_sub_explicit(&m->entries, 1, memory_order_relaxed);
   atomic_fetch_sub_explicit(&m->bytes, entry_bytes(e), memory_order_relaxed);
   if (why == RM_EXPIRED)
     counter_bump(&s->expirations);
   else if (why == RM_EVICTED)
     counter_bump(&s->evictions);
-  entry_unref(e);
+  limbo_add(s, e);
 }
 
-/* Whether e has expired at *now. A lazy *now (PC_NOW_LAZY) is read from the
-** clock, once per call, and only for an entry that has an expiry. */
-static inline bool expired(const pc_entry *e, int64_t *now) {
-  if (e->expires == PC_EXPIRES_NEVER) return false;
+/* Whether an entry expiring at `exp` has expired at *now. A lazy *now
+** (PC_NOW_LAZY) is read from the clock, once per call, and only for an
+** entry that has an expiry. */
+static inline bool exp_passed(int64_t exp, int64_t *now) {
+  if (exp == PC_EXPIRES_NEVER) return false;
   if (*now == PC_NOW_LAZY) *now = pc_now_mono_ms();
-  return e->expires <= *now;
+  return exp <= *now;
+}
+static inline bool expired(const pc_entry *e, int64_t *now) {
+  return exp_passed(e_exp(e), now);
 }
 
 /* Like do_find() but only for a live entry: an expired one found on the way
 ** is removed (an expiration) and NULL returned. */
-static inline __attribute__((always_inline)) pc_entry **
+static inline __attribute__((always_inline)) pc_link *
 do_find_live(pc_mem *m, pc_shard *s, uint64_t h, const void *key, size_t nkey,
              int64_t *now) {
-  pc_entry **link = do_find(s, h, key, nkey);
-  if (link && expired(*link, now)) {
-    do_remove(m, s, link, *link, RM_EXPIRED);
+  pc_link *link = do_find(s, h, key, nkey);
+  if (link && expired(ld(link), now)) {
+    do_remove(m, s, link, ld(link), RM_EXPIRED);
     return NULL;
   }
   return link;
 }
 
+/* A table of n empty buckets, or NULL. */
+static mem_table *table_new(size_t n) {
+  mem_table *t = pc__malloc(sizeof *t + n * sizeof(pc_link));
+  if (!t) return NULL;
+  t->mask = n - 1;
+  t->retired = 0;
+  t->limbo_next = NULL;
+  for (size_t i = 0; i < n; i++)
+    atomic_init(&t->b[i], NULL);
+  return t;
+}
+
 /* Doubles the bucket array of s at once; on allocation failure leaves it as
-** it is (chains get longer; the next insert tries again). */
+** it is (chains get longer; the next insert tries again). Moving an entry
+** changes its hnext, which can lead a reader without the lock off its
+** chain: seq is odd meanwhile, and such a reader trusts a miss only when
+** seq did not change. */
 static void do_grow(pc_shard *s) {
-  size_t n = s->mask + 1;
-  if (2 * n - 1 > HASH_MASK || n > SIZE_MAX / 2 / sizeof(pc_entry *)) return;
-  pc_entry **nb = pc__malloc(2 * n * sizeof *nb);
-  if (!nb) return;
-  memset(nb, 0, 2 * n * sizeof *nb);
-  size_t mask = 2 * n - 1;
+  mem_table *t = tab(s);
+  size_t n = t->mask + 1;
+  if (2 * n - 1 > HASH_MASK || n > SIZE_MAX / 2 / sizeof(pc_link)) return;
+  mem_table *nt = table_new(2 * n);
+  if (!nt) return;
+  uint32_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
+  atomic_store_explicit(&s->seq, seq + 1, memory_order_relaxed);
+  atomic_thread_fence(memory_order_release);
   for (size_t i = 0; i < n; i++) {
-    pc_entry *e = s->buckets[i];
+    pc_entry *e = ld(&t->b[i]);
     while (e) {
-      pc_entry *next = e->hnext;
-      e->hnext = nb[e->hash & mask];
-      nb[e->hash & mask] = e;
+      pc_entry *next = ld(&e->hnext);
+      pc_link *head = &nt->b[e_hash(e) & nt->mask];
+      st(&e->hnext, ld(head));
+      st(head, e);
       e = next;
     }
   }
-  pc__free(s->buckets);
-  s->buckets = nb;
-  s->mask = mask;
+  atomic_store_explicit(&s->table, nt, memory_order_release);
+  atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
+  t->retired = pc__ebr_tag();
+  t->limbo_next = s->tlimbo;
+  s->tlimbo = t;
 }
 
 /* Links the new entry e (holding its one reference) in s. `old` is the link
-** of the entry under the same key, which e replaces in place (old's table
-** reference is dropped), or NULL when the key is absent. */
-static void do_link(pc_mem *m, pc_shard *s, pc_entry **old, pc_entry *e) {
+** of the entry under the same key, which e replaces in place (old goes to
+** limbo), or NULL when the key is absent. */
+static void do_link(pc_mem *m, pc_shard *s, pc_link *old, pc_entry *e) {
   int64_t nbytes = entry_bytes(e);
-  if (e->expires != PC_EXPIRES_NEVER) s->nexpiring++;
+  if (e_exp(e) != PC_EXPIRES_NEVER) s->nexpiring++;
   if (old) {
-    pc_entry *o = *old;
-    e->hnext = o->hnext;
-    *old = e;
-    o->hnext = NULL;
+    pc_entry *o = ld(old);
+    atomic_init(&e->hnext, ld(&o->hnext));
+    st(old, e);
     pol_replace(s, o, e);
-    if (o->expires != PC_EXPIRES_NEVER) s->nexpiring--;
+    if (e_exp(o) != PC_EXPIRES_NEVER) s->nexpiring--;
     atomic_fetch_add_explicit(&m->bytes, nbytes - entry_bytes(o),
                               memory_order_relaxed);
-    entry_unref(o);
+    limbo_add(s, o);
     return;
   }
-  pc_entry **head = &s->buckets[e->hash & s->mask];
-  e->hnext = *head;
-  *head = e;
+  mem_table *t = tab(s);
+  pc_link *head = &t->b[e_hash(e) & t->mask];
+  atomic_init(&e->hnext, ld(head));
+  st(head, e);
   pol_insert(s, e);
   s->count++;
   atomic_fetch_add_explicit(&m->entries, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&m->bytes, nbytes, memory_order_relaxed);
-  if (s->count > s->mask + 1) do_grow(s);
+  if (s->count > t->mask + 1) do_grow(s);
 }
 
 /* One bounded reclamation step: examines up to MEM_RECLAIM_BUCKETS buckets
@@ -723,10 +852,11 @@ static void do_link(pc_mem *m, pc_shard *s, pc_entry **old, pc_entry *e) {
 static void do_reclaim_step(pc_mem *m, pc_shard *s, int64_t *now) {
   if (s->nexpiring == 0) return;
   size_t seen = 0;
+  mem_table *t = tab(s);
   for (int b = 0; b < MEM_RECLAIM_BUCKETS && seen < MEM_RECLAIM_ENTRIES; b++) {
-    pc_entry **link = &s->buckets[s->cursor++ & s->mask];
+    pc_link *link = &t->b[s->cursor++ & t->mask];
     pc_entry *e;
-    while ((e = *link) != NULL) {
+    while ((e = ld(link)) != NULL) {
       seen++;
       if (expired(e, now))
         do_remove(m, s, link, e, RM_EXPIRED);
@@ -833,13 +963,13 @@ static int mem_open(const pc_config *cfg, void **pb) {
   for (unsigned i = 0; i < n; i++) {
     pc_shard *s = &m->shards[i];
     memset(s, 0, sizeof *s);
-    s->buckets = pc__malloc(MEM_INIT_BUCKETS * sizeof *s->buckets);
-    if (!s->buckets) {
+    mem_table *t = table_new(MEM_INIT_BUCKETS);
+    if (!t) {
       mem_close(m);
       return pc__error(PC_NOMEM, "out of memory");
     }
-    memset(s->buckets, 0, MEM_INIT_BUCKETS * sizeof *s->buckets);
-    s->mask = MEM_INIT_BUCKETS - 1;
+    atomic_init(&s->table, t);
+    atomic_init(&s->seq, 0);
     s->policy = (unsigned char)policy;
     m->nshards = i + 1; /* (its counters are zero: memset) */
   }
@@ -847,25 +977,86 @@ static int mem_open(const pc_config *cfg, void **pb) {
   return PC_OK;
 }
 
-/* Frees the store and drops the table's reference to every entry (entries
-** that readers still hold are freed by their last release). */
+/* Frees the store and drops the table's reference to every entry, linked
+** or in limbo (entries that readers still hold are freed by their last
+** release). No operation on the store is in flight. */
 static void mem_close(void *b) {
   pc_mem *m = b;
   if (!m) return;
   for (unsigned i = 0; i < m->nshards; i++) {
     pc_shard *s = &m->shards[i];
-    for (size_t j = 0; j <= s->mask; j++) {
-      pc_entry *e = s->buckets[j];
+    mem_table *t = tab(s);
+    for (size_t j = 0; j <= t->mask; j++) {
+      pc_entry *e = ld(&t->b[j]);
       while (e) {
-        pc_entry *next = e->hnext;
+        pc_entry *next = ld(&e->hnext);
         entry_unref(e);
         e = next;
       }
     }
-    pc__free(s->buckets);
+    limbo_reclaim(s, true);
+    pc__free(t);
     pc__free(s->ghost);
   }
   pc__free(m->raw);
+}
+
+/*
+** A get without the shard lock, for the FIFO policies (LRU moves the entry,
+** which takes the lock): in an epoch read section, the chain is walked with
+** acquire loads and the entry found gets its reference by an atomic add;
+** unlinked entries and replaced tables are freed only after every reader
+** that could see them has left (limbo). A miss counts only if the table
+** did not double meanwhile (seq). What this path cannot decide (an expired
+** entry to remove, a value being rewritten, a table being doubled, no
+** epoch record, a chain past GET_MAX_HOPS) it leaves to the locked path:
+** GET_LOCKED.
+**
+** Why: a lock taken by every get is a line that both cores write, and it
+** moved between them on each get (tests/bench/bench_threads: gets scaled
+** 89%-114% of SELECT ?1's scaling with it; README, "Threads").
+*/
+#define GET_LOCKED (-1)
+#define GET_MAX_HOPS 64
+static int get_unlocked(pc_shard *s, uint64_t h, const void *key, size_t nkey,
+                        int64_t *now, pc_buf *val, int64_t *expires) {
+  pc_ebr_rec *r = pc__ebr_enter();
+  if (!r) return GET_LOCKED;
+  int rc = GET_LOCKED;
+  uint32_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+  if (seq & 1) goto out;
+  mem_table *t = atomic_load_explicit(&s->table, memory_order_acquire);
+  pc_entry *e = atomic_load_explicit(&t->b[h & t->mask], memory_order_acquire);
+  for (int hops = 0; e && !entry_is(e, h, key, nkey); hops++) {
+    if (hops == GET_MAX_HOPS) goto out;
+    e = atomic_load_explicit(&e->hnext, memory_order_acquire);
+  }
+  if (!e) {
+    atomic_thread_fence(memory_order_acquire);
+    if (atomic_load_explicit(&s->seq, memory_order_relaxed) == seq)
+      rc = PC_NOTFOUND;
+    goto out;
+  }
+  /* The table's reference lasts while this section does: refs > 0. */
+  if (atomic_fetch_add_explicit(&e->refs, 1, memory_order_acquire) &
+      REWRITING) {
+    atomic_fetch_sub_explicit(&e->refs, 1, memory_order_relaxed);
+    goto out;
+  }
+  int64_t exp = e_exp(e);
+  if (exp_passed(exp, now)) { /* removed under the lock */
+    atomic_fetch_sub_explicit(&e->refs, 1, memory_order_relaxed);
+    goto out;
+  }
+  pol_hit(s->policy, e);
+  if (expires) *expires = exp;
+  val->p = e->data;
+  val->n = e->nval;
+  val->free_fn = mem_release;
+  rc = PC_OK;
+out:
+  pc__ebr_exit(r);
+  return rc;
 }
 
 /* The live entry under key: PC_OK with *val referencing its bytes in place
@@ -876,16 +1067,20 @@ static int mem_get(void *b, const void *key, size_t nkey, int64_t now,
   pc_mem *m = b;
   uint64_t h = pc__hash(key, nkey);
   pc_shard *s = shard_of(m, h);
+  if (s->policy != POL_LRU) {
+    int rc = get_unlocked(s, h, key, nkey, &now, val, expires);
+    if (rc != GET_LOCKED) return rc;
+  }
   shard_lock(s);
-  pc_entry **link = do_find_live(m, s, h, key, nkey, &now);
+  pc_link *link = do_find_live(m, s, h, key, nkey, &now);
   if (!link) {
     shard_unlock(s);
     return PC_NOTFOUND;
   }
-  pc_entry *e = *link;
+  pc_entry *e = ld(link);
   entry_ref(e);
   pol_access(s, e);
-  if (expires) *expires = e->expires;
+  if (expires) *expires = e_exp(e);
   shard_unlock(s);
   val->p = e->data;
   val->n = e->nval;
@@ -895,21 +1090,27 @@ static int mem_get(void *b, const void *key, size_t nkey, int64_t now,
 
 /* Writes val over the value of o, in place, when that is safe and cheap:
 ** o has the same value length and no reader holds it (only the table's
-** reference; a new reader needs the shard lock, which the caller holds, so
+** reference; REWRITING turns away readers without the lock until the
+** bytes are written, and the others need the lock the caller holds, so
 ** nobody can see a half-written value). Saves the allocation, the free
 ** and the relinking of an overwrite with a value of the same size, the
 ** common refresh of a cached entry. */
 static bool do_rewrite(pc_shard *s, pc_entry *o, const void *val, size_t nval,
                        int64_t expires, int flags) {
-  if (o->nval != nval ||
-      atomic_load_explicit(&o->refs, memory_order_acquire) != 1)
+  uint32_t one = 1;
+  if (o->nval != nval || !atomic_compare_exchange_strong_explicit(
+                             &o->refs, &one, 1 | REWRITING,
+                             memory_order_acquire, memory_order_relaxed))
     return false;
   if (nval) memcpy(o->data, val, nval);
   if (!(flags & PC_SET_KEEPTTL)) {
-    if (o->expires != PC_EXPIRES_NEVER) s->nexpiring--;
+    if (e_exp(o) != PC_EXPIRES_NEVER) s->nexpiring--;
     if (expires != PC_EXPIRES_NEVER) s->nexpiring++;
-    o->expires = expires;
+    e_set_exp(o, expires);
   }
+  /* Readers without the lock that came meanwhile added and gave back
+  ** their references: take away only the bit. */
+  atomic_fetch_sub_explicit(&o->refs, REWRITING, memory_order_release);
   pol_access(s, o);
   return true;
 }
@@ -927,7 +1128,7 @@ static int mem_set(void *b, const void *key, size_t nkey, const void *val,
   uint64_t h = pc__hash(key, nkey);
   pc_shard *s = shard_of(m, h);
   shard_lock(s);
-  pc_entry **old = do_find_live(m, s, h, key, nkey, &now);
+  pc_link *old = do_find_live(m, s, h, key, nkey, &now);
   if ((flags & PC_SET_NX) && old)
     rc = PC_EXISTS;
   else if ((flags & PC_SET_XX) && !old)
@@ -937,7 +1138,7 @@ static int mem_set(void *b, const void *key, size_t nkey, const void *val,
     return rc;
   }
   pc_entry *e =
-      old && do_rewrite(s, *old, val, nval, expires, flags) ? *old : NULL;
+      old && do_rewrite(s, ld(old), val, nval, expires, flags) ? ld(old) : NULL;
   if (!e) {
     /* Allocated under the lock: one malloc (~15 ns) is cheaper than
     ** looking the key up a second time after allocating outside it. */
@@ -946,11 +1147,12 @@ static int mem_set(void *b, const void *key, size_t nkey, const void *val,
       shard_unlock(s);
       return pc__error(PC_NOMEM, "out of memory");
     }
-    if ((flags & PC_SET_KEEPTTL) && old) e->expires = (*old)->expires;
+    if ((flags & PC_SET_KEEPTTL) && old) e_set_exp(e, e_exp(ld(old)));
     do_link(m, s, old, e);
   }
   do_reclaim_step(m, s, &now);
   do_evict(m, s, e, &now);
+  limbo_reclaim(s, false);
   uint64_t w = ++s->writes;
   shard_unlock(s);
   mem_after_write(m, s, w, &now);
@@ -964,35 +1166,35 @@ static int mem_del(void *b, const void *key, size_t nkey, int64_t now) {
   uint64_t h = pc__hash(key, nkey);
   pc_shard *s = shard_of(m, h);
   shard_lock(s);
-  pc_entry **link = do_find_live(m, s, h, key, nkey, &now);
-  if (link) do_remove(m, s, link, *link, RM_DELETED);
+  pc_link *link = do_find_live(m, s, h, key, nkey, &now);
+  if (link) do_remove(m, s, link, ld(link), RM_DELETED);
+  limbo_reclaim(s, false);
   shard_unlock(s);
   return link ? PC_OK : PC_NOTFOUND;
 }
 
 /* Removes every entry, one shard at a time: under the lock the chains are
-** detached and counted, the entries are released after unlocking. Expired
-** entries removed count as expirations, not in *removed. */
+** detached and counted, and the entries go to limbo. Expired entries
+** removed count as expirations, not in *removed. */
 static int mem_clear(void *b, int64_t now, int64_t *removed) {
   pc_mem *m = b;
   int64_t live = 0;
   for (unsigned i = 0; i < m->nshards; i++) {
     pc_shard *s = &m->shards[i];
-    pc_entry *list = NULL; /* detached entries, chained by hnext */
     int64_t n = 0, nbytes = 0, nexpired = 0;
     shard_lock(s);
-    for (size_t j = 0; j <= s->mask; j++) {
-      pc_entry *e = s->buckets[j];
+    mem_table *t = tab(s);
+    for (size_t j = 0; j <= t->mask; j++) {
+      pc_entry *e = ld(&t->b[j]);
+      st(&t->b[j], NULL);
       while (e) {
-        pc_entry *next = e->hnext;
+        pc_entry *next = ld(&e->hnext);
         n++;
         nbytes += entry_bytes(e);
         if (expired(e, &now)) nexpired++;
-        e->hnext = list;
-        list = e;
+        limbo_add(s, e);
         e = next;
       }
-      s->buckets[j] = NULL;
     }
     pol_reset(s);
     s->count = 0;
@@ -1003,13 +1205,9 @@ static int mem_clear(void *b, int64_t now, int64_t *removed) {
         &s->expirations,
         atomic_load_explicit(&s->expirations, memory_order_relaxed) + nexpired,
         memory_order_relaxed);
+    limbo_reclaim(s, false);
     shard_unlock(s);
     live += n - nexpired;
-    while (list) {
-      pc_entry *next = list->hnext;
-      entry_unref(list);
-      list = next;
-    }
   }
   if (removed) *removed = live;
   return PC_OK;
@@ -1023,12 +1221,12 @@ static int mem_touch(void *b, const void *key, size_t nkey, int64_t expires,
   uint64_t h = pc__hash(key, nkey);
   pc_shard *s = shard_of(m, h);
   shard_lock(s);
-  pc_entry **link = do_find_live(m, s, h, key, nkey, &now);
+  pc_link *link = do_find_live(m, s, h, key, nkey, &now);
   if (link) {
-    pc_entry *e = *link;
+    pc_entry *e = ld(link);
     s->nexpiring += (expires != PC_EXPIRES_NEVER);
-    s->nexpiring -= (e->expires != PC_EXPIRES_NEVER);
-    e->expires = expires;
+    s->nexpiring -= (e_exp(e) != PC_EXPIRES_NEVER);
+    e_set_exp(e, expires);
     pol_access(s, e);
   }
   shard_unlock(s);
@@ -1051,11 +1249,11 @@ static int mem_incr(void *b, const void *key, size_t nkey, int64_t delta,
   uint64_t w = 0;
   int rc = PC_OK;
   shard_lock(s);
-  pc_entry **old = do_find_live(m, s, h, key, nkey, &now);
+  pc_link *old = do_find_live(m, s, h, key, nkey, &now);
   if (old) {
-    rc = codec->decode((*old)->data, (*old)->nval, &cur);
+    rc = codec->decode(ld(old)->data, ld(old)->nval, &cur);
     if (rc != PC_OK) goto out;
-    expires = (*old)->expires;
+    expires = e_exp(ld(old));
   }
   if (__builtin_add_overflow(cur, delta, &next)) {
     rc = pc__error(PC_ERROR, "integer overflow");
@@ -1073,6 +1271,7 @@ static int mem_incr(void *b, const void *key, size_t nkey, int64_t delta,
   do_link(m, s, old, e);
   do_reclaim_step(m, s, &now);
   do_evict(m, s, e, &now);
+  limbo_reclaim(s, false);
   *result = next;
   w = ++s->writes;
 out:
@@ -1172,15 +1371,16 @@ static int scan_collect(pc_mem_scan *it, pc_shard *s) {
     it->cap = want;
   }
   size_t n = 0;
-  for (size_t j = 0; j <= s->mask; j++) {
-    for (pc_entry *e = s->buckets[j]; e; e = e->hnext) {
+  mem_table *t = tab(s);
+  for (size_t j = 0; j <= t->mask; j++) {
+    for (pc_entry *e = ld(&t->b[j]); e; e = ld(&e->hnext)) {
       size_t nk;
       const unsigned char *k = entry_key(e, &nk);
-      if (e->expires > it->now &&
+      if (e_exp(e) > it->now &&
           key_has_prefix(k, nk, it->prefix, it->nprefix, it->nocase)) {
         entry_ref(e);
         it->batch[n].e = e;
-        it->batch[n++].expires = e->expires;
+        it->batch[n++].expires = e_exp(e);
       }
     }
   }

@@ -1035,6 +1035,84 @@ static void test_stress(void) {
   MEM->close(b);
 }
 
+/* Gets without the shard lock, against a writer that doubles the table
+** many times (one shard), rewrites values of the same size in place, and
+** deletes and re-adds: a key inserted before a get started is never
+** missed, and no value is ever torn. 4 shards, each doubled from 16 to
+** 8192 buckets on the way. */
+enum { LF_KEYS = 200000, LF_READERS = 2 };
+
+typedef struct lf_arg {
+  void *b;
+  _Atomic int published; /* keys g:0 .. published-1 are in */
+  _Atomic int done;
+  _Atomic int bad;
+} lf_arg;
+
+static void *lf_writer(void *p) {
+  lf_arg *a = p;
+  char k[32], v[512];
+  for (int i = 0; i < LF_KEYS; i++) {
+    snprintf(k, sizeof k, "g:%d", i);
+    size_t n = make_val(v, k, (unsigned)i);
+    if (MEM->set(a->b, k, strlen(k), v, n, NEVER, 0, T0) != PC_OK) a->bad++;
+    atomic_store(&a->published, i + 1);
+    n = make_val(v, "hot", (unsigned)(i % 2) * 200); /* same size: in place */
+    if (MEM->set(a->b, "hot", 3, v, n, NEVER, 0, T0) != PC_OK) a->bad++;
+    if (i % 5 == 0) {
+      MEM->del(a->b, "churn", 5, T0);
+      n = make_val(v, "churn", (unsigned)i);
+      MEM->set(a->b, "churn", 5, v, n, NEVER, 0, T0);
+    }
+  }
+  atomic_store(&a->done, 1);
+  return NULL;
+}
+
+static void *lf_reader(void *p) {
+  lf_arg *a = p;
+  uint64_t seed = (uint64_t)(uintptr_t)&seed;
+  char k[32];
+  while (!atomic_load(&a->done)) {
+    int n = atomic_load(&a->published);
+    if (n == 0) continue;
+    snprintf(k, sizeof k, "g:%d", (int)(rng_next(&seed) % (uint64_t)n));
+    pc_buf v;
+    if (MEM->get(a->b, k, strlen(k), T0, &v, NULL) != PC_OK) {
+      a->bad++;
+      continue;
+    }
+    if (!val_ok(v.p, v.n, k, strlen(k))) a->bad++;
+    pc__buf_release(&v);
+    const char *others[] = {"hot", "churn"};
+    for (int i = 0; i < 2; i++) {
+      if (MEM->get(a->b, others[i], strlen(others[i]), T0, &v, NULL) == PC_OK) {
+        if (!val_ok(v.p, v.n, others[i], strlen(others[i]))) a->bad++;
+        pc__buf_release(&v);
+      }
+    }
+  }
+  return NULL;
+}
+
+static void test_lockfree_readers(void) {
+  void *b = mem_open(0, 60 * MiB); /* 32 shards, nothing evicted */
+  lf_arg a;
+  memset(&a, 0, sizeof a);
+  a.b = b;
+  pthread_t wt, rt[LF_READERS];
+  for (int i = 0; i < LF_READERS; i++) {
+    CHECK_EQ_INT(pthread_create(&rt[i], NULL, lf_reader, &a), 0);
+  }
+  CHECK_EQ_INT(pthread_create(&wt, NULL, lf_writer, &a), 0);
+  pthread_join(wt, NULL);
+  for (int i = 0; i < LF_READERS; i++)
+    pthread_join(rt[i], NULL);
+  CHECK_EQ_INT(a.bad, 0);
+  CHECK_EQ_INT(stats_of(b).entries, LF_KEYS + 2);
+  MEM->close(b);
+}
+
 /* Threads filling a bounded cache: evictions = inserts - entries exactly. */
 typedef struct fill_arg {
   void *b;
@@ -1207,6 +1285,7 @@ int main(void) {
     g_policy = pols[p];
     test_scan_concurrent();
     test_stress_bounded();
+    if (p < 2) test_lockfree_readers(); /* LRU's gets take the lock */
   }
   test_stress();
   PC_TEST_END();
