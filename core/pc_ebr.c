@@ -20,7 +20,8 @@
 **     epoch is tag + 2, every reader that could have seen the object has
 **     left, and pc__ebr_safe(tag) says the object may be freed.
 **   - Advancing is tried by pc__ebr_safe() itself: a walk over the
-**     records, at most once per call. Writers call it when they have
+**     records, at most twice per call (an object unlinked with no reader
+**     about is free to go at once). Writers call it when they have
 **     something waiting, so an idle process does no work.
 **
 ** Thread records
@@ -113,8 +114,14 @@ pc_ebr_rec *pc__ebr_enter(void) {
   pc_ebr_rec *r = t_rec;
   if (!r && !(r = rec_get())) return NULL;
   uint64_t e = atomic_load_explicit(&g_epoch, memory_order_relaxed);
+#if defined(__x86_64__) || defined(__i386__)
+  /* One locked exchange: the store and, on x86, a full barrier (a store
+  ** then a fence costs a locked instruction on top of the store). */
+  atomic_exchange_explicit(&r->state, e << 1 | 1, memory_order_seq_cst);
+#else
   atomic_store_explicit(&r->state, e << 1 | 1, memory_order_relaxed);
   atomic_thread_fence(memory_order_seq_cst);
+#endif
   return r;
 }
 
@@ -122,19 +129,27 @@ void pc__ebr_exit(pc_ebr_rec *r) {
   atomic_store_explicit(&r->state, 0, memory_order_release);
 }
 
-uint64_t pc__ebr_tag(void) {
+uint32_t pc__ebr_tag(void) {
   atomic_thread_fence(memory_order_seq_cst);
-  return atomic_load(&g_epoch);
+  return (uint32_t)atomic_load(&g_epoch);
 }
 
-bool pc__ebr_safe(uint64_t tag) {
+/* Whether epoch e is at least tag + 2, in 32 bits that may wrap (a tag is
+** kept for far fewer than 2^31 epochs). */
+static inline bool passed(uint64_t e, uint32_t tag) {
+  return (int32_t)((uint32_t)e - tag) >= 2;
+}
+
+bool pc__ebr_safe(uint32_t tag) {
   uint64_t e = atomic_load(&g_epoch);
-  if (e >= tag + 2) return true;
-  atomic_thread_fence(memory_order_seq_cst);
-  for (pc_ebr_rec *r = atomic_load(&g_recs); r; r = r->next) {
-    uint64_t s = atomic_load_explicit(&r->state, memory_order_acquire);
-    if ((s & 1) && s >> 1 != e) return false; /* a reader of an older one */
+  for (int tries = 0; !passed(e, tag); tries++) {
+    if (tries == 2) return false;
+    atomic_thread_fence(memory_order_seq_cst);
+    for (pc_ebr_rec *r = atomic_load(&g_recs); r; r = r->next) {
+      uint64_t s = atomic_load_explicit(&r->state, memory_order_acquire);
+      if ((s & 1) && s >> 1 != e) return false; /* a reader of an older one */
+    }
+    if (atomic_compare_exchange_strong(&g_epoch, &e, e + 1)) e++;
   }
-  atomic_compare_exchange_strong(&g_epoch, &e, e + 1);
-  return atomic_load(&g_epoch) >= tag + 2;
+  return true;
 }

@@ -57,8 +57,8 @@ unsigned pc__fork_gen(void);
 typedef struct pc_ebr_rec pc_ebr_rec;
 pc_ebr_rec *pc__ebr_enter(void);
 void pc__ebr_exit(pc_ebr_rec *r);
-uint64_t pc__ebr_tag(void);
-bool pc__ebr_safe(uint64_t tag);
+uint32_t pc__ebr_tag(void); /* the low 32 bits of the epoch */
+bool pc__ebr_safe(uint32_t tag);
 
 /* pc__hash(key, nkey): a seeded 64-bit hash of key bytes under per-process
 ** random secrets, so that keys chosen from outside cannot force collisions

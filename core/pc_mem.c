@@ -16,38 +16,54 @@
 **     rarely meet on a lock. No code path ever holds two shard locks: work that
 **     spans shards (eviction from another shard, the foreign reclamation
 **     step, clear, scan, close) takes them one after the other.
-**   - Entries. One allocation per entry (pc__malloc): a 48-byte header,
-**     then the value bytes, then the key:
+**   - Entries. One slot per entry in the store's slab (core/pc_slab.c:
+**     8-byte-granular size classes in pages, no header per slot), named by
+**     a 32-bit handle: a 32-byte header, then the value bytes, then the
+**     key:
 **
-**       [hnext q_prev q_next expires hash|pol refs nval nkey][value][key]
+**       [expires q_prev q_next hnext refs|pol nval keyword][value][key]
 **
-**     The value starts at the fixed offset offsetof(pc_entry, data), so the
-**     pointer handed to a reader finds its entry again without a lookup.
-**     The header keeps the low 24 bits of the hash (the bits that pick a
-**     bucket; a shard's entries share the top bits) and 8 bits for the
-**     policy, which leaves room for the key length within 48 bytes: a
-**     lookup compares hash, length and key bytes with no decoding.
+**     Links (bucket heads, hnext, the policy's queues) are handles, half
+**     the size of pointers. The value starts at the fixed offset
+**     offsetof(pc_entry, data), so the pointer handed to a reader finds its
+**     entry again without a lookup. The key word is 16 bits of the key's
+**     hash over its length, so a lookup passes a chain's other keys without
+**     reading their bytes (a key of 64 KiB or more keeps its length before
+**     its bytes).
 **   - References. An entry is reference-counted: the table holds one
-**     reference while the entry is linked, each reader one more. get() takes
-**     a reference under the shard lock and hands out the value bytes in
-**     place, with mem_release() as their free function; releases happen
-**     without any lock (atomic decrement, free at zero). Everything that
-**     removes an entry (delete, overwrite, eviction, expiry, clear, close)
-**     unlinks it under the lock and drops the table's reference, so bytes a
-**     reader holds stay valid until the reader lets go, and a value is never
-**     modified after it is linked: readers see the old or the new entry,
-**     never a torn one.
-**   - Hash tables. Chained, a power-of-two array of entry pointers per
-**     shard, doubled when the shard holds more entries than buckets (load
-**     factor <= 1). Doubling is done at once, not incrementally (as redis
-**     dict.c does): the stored hash makes a rehash a pointer walk with no
-**     hashing and no key access beyond the header, the pause is bounded by
-**     one shard's entries (1/N of the cache), and lookups stay one simple
-**     loop instead of probing two tables on every get. If the bigger array
-**     cannot be allocated, the shard keeps working with longer chains and
-**     tries again at the next insert; an insert never fails because of it.
-**     Tables never shrink (clear keeps them; their size is the high water
-**     mark of one shard).
+**     reference while the entry is linked (and in limbo, below), each
+**     reader one more. get() hands out the value bytes in place, with
+**     mem_release() as their free function; releases happen without any
+**     lock (an atomic decrement). Everything that removes an entry
+**     (delete, overwrite, eviction, expiry, clear) unlinks it under the
+**     lock and puts it in its shard's limbo, so bytes a reader holds stay
+**     valid until the reader lets go, and a value is never modified while
+**     anyone can read it: readers see the old or the new entry, never a
+**     torn one (do_rewrite() writes in place only with no reader, behind
+**     REWRITING).
+**   - Gets without a lock. Under SIEVE and S3-FIFO (the default), a get
+**     takes no lock: it walks the chain in an epoch read section
+**     (core/pc_ebr.c), takes its reference with an atomic add and marks
+**     the hit with at most one atomic write to the entry; a lock taken by
+**     every get made both cores write its cache line (get_unlocked()).
+**     Limbo keeps an unlinked entry until no reader without the lock can
+**     still reach it (pc__ebr_safe) and no reader holds it; each write
+**     frees what is due (LIMBO_BUDGET at most). A deleted entry's bytes
+**     thus return at a later write to its shard, or at clear or close.
+**   - Closing. Entries that readers still hold outlive the store: the slab
+**     is closed with them allocated, and the last release of each gives
+**     its slot back (pc__slab_free_orphan).
+**   - Hash tables. Chained, a power-of-two array of handles per shard,
+**     doubled when the shard holds more entries than buckets (load factor
+**     <= 1). Doubling is done at once, not incrementally (as redis dict.c
+**     does): each key is hashed again, the pause is bounded by one shard's
+**     entries (1/N of the cache), and lookups stay one simple loop instead
+**     of probing two tables on every get. A get without the lock that
+**     misses while a doubling moves entries retries under the lock (seq).
+**     If the bigger array cannot be allocated, the shard keeps working
+**     with longer chains and tries again at the next insert; an insert
+**     never fails because of it. Tables never shrink (clear keeps them;
+**     their size is the high water mark of one shard).
 **   - Expiry. Lazy: a lookup that finds `expires <= now` treats the entry as
 **     absent and unlinks it (an expiration). Amortized: each set/incr then
 **     examines a few buckets of its shard from a rotating cursor and removes
@@ -74,12 +90,13 @@
 **     over a large cache (1.7 vs 2.6 M gets/s on one core over 100k keys
 **     without it), since it dirties two neighbours' cache lines.
 **
-** Memory per entry (64-bit glibc): the 48-byte header and malloc's own
-** 8-byte chunk header and 16-byte rounding make about 64 bytes beyond key
-** and value, plus 8 to 16 bytes of bucket array, plus S3-FIFO's ghost
-** slot (8 bytes) in a full store: 72 to 80 measured over 1M entries
-** (tests/bench/bench_memory), above SPEC section 9's 48 (README, "Memory
-** per entry", says what getting under it takes).
+** Memory per entry (64-bit): the 32-byte header, the slot's rounding to 8
+** bytes (3.5 on average), 4 to 8 bytes of bucket array and, in a full
+** S3-FIFO store, a 4-byte ghost slot: 40 to 45 bytes beyond key and value
+** measured over 1M entries by tests/bench/bench_memory (SPEC section 9:
+** at most 48). One slab serves every shard of a store, under its own
+** spinlock taken inside a shard lock, so that its partly filled pages are
+** one set per store, not one per shard.
 **
 ** Why each bound exists
 **   - At most 64 shards: beyond that the fixed cost per store (a lock and a
@@ -93,13 +110,20 @@
 **     a write adds is a small constant (chains average <= 1 entry since the
 **     table doubles at load factor 1, and keys are hashed under per-process
 **     secrets, so chains cannot be made long from outside).
-**   - Keys and values below 4 GiB (nkey and nval are 32 bits): SQLite
-**     values are at most 2 GiB and the engine's default max_value_bytes is
+**   - Keys and values below 4 GiB (lengths are 32 bits): SQLite values
+**     are at most 2 GiB and the engine's default max_value_bytes is
 **     32 MiB; anything bigger is PC_TOOBIG.
-**   - At most 2^24 buckets per shard: the header keeps 24 bits of hash
-**     (past 16M entries a shard's chains grow longer than one).
+**   - At most 2^24 buckets per shard: past 16M entries a shard's chains
+**     grow longer than one instead of its table growing without end.
+**   - 32 GiB of entries per store (2^19 slab pages of 64 KiB): past that an
+**     insert is PC_NOMEM.
+**   - 64 buckets to start a shard: 256 bytes, and the keys of a small cache
+**     sit at a load under one half, where a get seldom passes another
+**     entry (bench_sql's 1,000 keys over 64 shards: cache_get took 231 ns
+**     with 16 buckets a shard, at a load near 1, and 226 ns with 64).
 */
 #include "pc_internal.h"
+#include "pc_slab.h"
 
 #include <sched.h>
 #include <stdalign.h>
@@ -110,56 +134,61 @@
 #define MEM_MAX_SHARDS 64
 #define MEM_MIN_SHARD_ENTRIES 1024
 #define MEM_MIN_SHARD_BYTES (1 << 20)
-#define MEM_INIT_BUCKETS 16
+#define MEM_INIT_BUCKETS 64
 #define MEM_RECLAIM_BUCKETS 4
 #define MEM_RECLAIM_ENTRIES 16
 #define MEM_FOREIGN_RECLAIM_EVERY 8 /* power of two */
-#define HASH_MASK 0xFFFFFFu         /* the hash bits an entry keeps */
+#define HASH_MASK 0xFFFFFFu         /* the hash bits a ghost slot keeps */
 
 /* ---- Entries ---- */
 
 typedef struct pc_entry pc_entry;
-typedef _Atomic(pc_entry *) pc_link; /* a bucket head or an hnext */
+typedef _Atomic uint32_t pc_link; /* a bucket head or an hnext: a handle */
 struct pc_entry {
-  pc_link hnext; /* next in the bucket chain; left as it is when the entry
-                    is unlinked, so a reader standing on it walks on */
-  union {
-    struct {                     /* while linked */
-      pc_entry *q_prev, *q_next; /* links of the policy's queue */
-    };
-    struct {            /* unlinked, waiting in its shard's limbo */
-      uint64_t retired; /* pc__ebr_tag() when unlinked */
-      pc_entry *limbo_next;
-    };
-  };
   _Atomic int64_t expires; /* absolute monotonic ms or PC_EXPIRES_NEVER */
-  _Atomic uint32_t hp;     /* the low 24 bits of pc__hash(key) (the bucket;
-                              set once) | the policy's 8 bits (POL_*) << 24 */
-  _Atomic uint32_t refs;   /* the table's (until its grace period after
-                              unlinking ends) + one per reader;
-                              entry_unref() frees at zero; REWRITING */
-  uint32_t nval;           /* value length */
-  uint32_t nkey;           /* key length */
-  unsigned char data[];    /* value, then key */
+  union {
+    struct {                   /* while linked */
+      uint32_t q_prev, q_next; /* the policy's queue (handles) */
+    };
+    struct {               /* unlinked, waiting in its shard's limbo */
+      uint32_t retired;    /* pc__ebr_tag() when unlinked */
+      uint32_t limbo_next; /* handle */
+    };
+    pc_entry *held_next; /* mem_close: entries a reader still holds */
+  };
+  pc_link hnext;        /* next in the bucket chain; left as it is when the
+                           entry is unlinked, so a reader on it walks on */
+  _Atomic uint32_t rp;  /* references | REWRITING | policy bits << 24 */
+  uint32_t nval;        /* value length */
+  uint32_t kw;          /* key_word(): hash tag << 16 | key length */
+  unsigned char data[]; /* value, then key */
 };
 
-/* Set in refs while do_rewrite() writes the value in place: a reader that
-** sees it gives its reference back and takes the shard lock. */
-#define REWRITING 0x80000000u
+#if UINTPTR_MAX == UINT64_MAX
+_Static_assert(sizeof(pc_entry) == 32, "pc_entry header grew");
+#endif
 
-/* Fields a reader without the lock may read at any time: atomic, relaxed
-** (the lock or the chain's release stores order everything else). */
-static inline uint32_t e_hash(const pc_entry *e) {
-  return atomic_load_explicit(&e->hp, memory_order_relaxed) & 0xFFFFFFu;
-}
+/* rp: the table's reference (while linked, and in limbo until it is
+** dropped) + one per reader in the low REFS_BITS bits; REWRITING while
+** do_rewrite() writes the value in place (a reader that sees it gives its
+** reference back and takes the shard lock); the policy's 8 bits on top. A
+** reader that finds REFS_LIMIT references already gets a copy instead. */
+#define REFS_MASK 0x3FFFFFu
+#define REFS_LIMIT 0x200000u
+#define REWRITING 0x800000u
+#define POL_SHIFT 24
+
 static inline unsigned e_pol(const pc_entry *e) {
-  return atomic_load_explicit(&e->hp, memory_order_relaxed) >> 24;
+  return atomic_load_explicit(&e->rp, memory_order_relaxed) >> POL_SHIFT;
 }
 /* Sets the policy bits (shard lock held); a hit marked meanwhile by a
 ** reader without the lock may be lost, which only costs the entry a hit. */
 static inline void e_set_pol(pc_entry *e, unsigned pol) {
-  atomic_store_explicit(&e->hp, e_hash(e) | (uint32_t)pol << 24,
-                        memory_order_relaxed);
+  uint32_t v = atomic_load_explicit(&e->rp, memory_order_relaxed);
+  while (!atomic_compare_exchange_weak_explicit(
+      &e->rp, &v, (v & ((1u << POL_SHIFT) - 1)) | (uint32_t)pol << POL_SHIFT,
+      memory_order_relaxed, memory_order_relaxed)) {
+  }
 }
 static inline int64_t e_exp(const pc_entry *e) {
   return atomic_load_explicit(&e->expires, memory_order_relaxed);
@@ -167,26 +196,49 @@ static inline int64_t e_exp(const pc_entry *e) {
 static inline void e_set_exp(pc_entry *e, int64_t expires) {
   atomic_store_explicit(&e->expires, expires, memory_order_relaxed);
 }
-static inline pc_entry *ld(pc_link *l) { /* under the shard lock */
+static inline uint32_t ld(pc_link *l) { /* under the shard lock */
   return atomic_load_explicit(l, memory_order_relaxed);
 }
-static inline void st(pc_link *l, pc_entry *e) { /* publishes e's fields */
-  atomic_store_explicit(l, e, memory_order_release);
+static inline void st(pc_link *l, uint32_t h) { /* publishes h's fields */
+  atomic_store_explicit(l, h, memory_order_release);
 }
 
-#if UINTPTR_MAX == UINT64_MAX
-_Static_assert(sizeof(pc_entry) == 48, "pc_entry header grew");
-#endif
+/* An entry's key word: 16 bits of the key's hash (bits 32-47, which
+** neither the shard nor the bucket uses) above its length, or NKEY_LONG
+** for a key of 64 KiB - 1 or more, whose length then precedes its bytes
+** (4 bytes, after the value). A lookup compares this word first, so a
+** chain's other keys are told apart without reading their bytes, which
+** sit on another cache line after the value. */
+#define NKEY_LONG 0xFFFFu
+static inline uint32_t key_word(uint64_t h, size_t nkey) {
+  return ((uint32_t)(h >> 16) & 0xFFFF0000u) |
+         (nkey < NKEY_LONG ? (uint32_t)nkey : NKEY_LONG);
+}
 
 /* The key of e and its length. */
 static inline const unsigned char *entry_key(const pc_entry *e, size_t *nkey) {
-  *nkey = e->nkey;
-  return e->data + e->nval;
+  const unsigned char *k = e->data + e->nval;
+  uint32_t n = e->kw & 0xFFFFu;
+  if (n == NKEY_LONG) {
+    memcpy(&n, k, 4);
+    k += 4;
+  }
+  *nkey = n;
+  return k;
 }
 
 /* What e counts in the bytes bound: key + value. */
 static inline int64_t entry_bytes(const pc_entry *e) {
-  return (int64_t)e->nkey + e->nval;
+  size_t nkey;
+  entry_key(e, &nkey);
+  return (int64_t)nkey + e->nval;
+}
+
+/* The 24 hash bits of e's key that the ghost keeps. */
+static inline uint32_t entry_h24(const pc_entry *e) {
+  size_t nkey;
+  const unsigned char *k = entry_key(e, &nkey);
+  return (uint32_t)(pc__hash(k, nkey) & HASH_MASK);
 }
 
 /* Whether the n bytes at a and b are equal. Keys are mostly short: up to 16
@@ -218,45 +270,46 @@ static inline bool bytes_equal(const unsigned char *a, const unsigned char *b,
   return memcmp(a, b, n) == 0;
 }
 
-/* Whether e is the entry of (key, nkey) with hash h: hash and length are
-** compared before the bytes. */
-static inline bool entry_is(const pc_entry *e, uint64_t h, const void *key,
+/* Whether e is the entry of (key, nkey), whose key word is kw: the word,
+** then the bytes. */
+static inline bool entry_is(const pc_entry *e, uint32_t kw, const void *key,
                             size_t nkey) {
-  return e_hash(e) == (h & HASH_MASK) && e->nkey == nkey &&
-         bytes_equal(e->data + e->nval, key, nkey);
+  if (e->kw != kw) return false;
+  size_t n;
+  const unsigned char *k = entry_key(e, &n);
+  return n == nkey && bytes_equal(k, key, nkey);
 }
 
-/* A new unlinked entry holding one reference (the table's, once linked),
-** or NULL when out of memory. The caller has checked the sizes. */
-static pc_entry *entry_new(uint64_t h, const void *key, size_t nkey,
-                           const void *val, size_t nval, int64_t expires) {
-  pc_entry *e = pc__malloc(offsetof(pc_entry, data) + nval + nkey);
-  if (!e) return NULL;
-  atomic_init(&e->hnext, NULL);
-  e->q_prev = e->q_next = NULL;
-  atomic_init(&e->expires, expires);
-  atomic_init(&e->hp, (uint32_t)(h & HASH_MASK));
-  atomic_init(&e->refs, 1);
-  e->nval = (uint32_t)nval;
-  e->nkey = (uint32_t)nkey;
-  if (nval) memcpy(e->data, val, nval);
-  if (nkey) memcpy(e->data + nval, key, nkey);
-  return e;
+/* Takes one more reference; the caller holds the shard lock, or a
+** reference, or is a reader in an epoch section that found e linked. */
+static inline uint32_t entry_ref(pc_entry *e) {
+  return atomic_fetch_add_explicit(&e->rp, 1, memory_order_acquire);
 }
 
-/* Takes one more reference; the caller already holds one or holds the lock
-** of the shard where e is linked. */
-static inline void entry_ref(pc_entry *e) {
-  atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
-}
-
-/* Drops one reference; the last one frees the entry. Any thread, no lock. */
+/* A reader's release: while the store is open the table's reference keeps
+** the count above zero (limbo drops it only when it is the last); the last
+** release of an entry kept past mem_close gives its slot back. Any thread,
+** no lock. */
 static inline void entry_unref(pc_entry *e) {
-  if (atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1)
-    pc__free(e);
+  if ((atomic_fetch_sub_explicit(&e->rp, 1, memory_order_acq_rel) &
+       REFS_MASK) == 1)
+    pc__slab_free_orphan(e);
 }
 
-/* The free_fn of every pc_buf this backend hands out: p is e->data. */
+/* Drops the table's reference if it is the only one: true if it did (the
+** caller frees the slot), false if a reader holds e. */
+static bool entry_drop_last(pc_entry *e) {
+  uint32_t v = atomic_load_explicit(&e->rp, memory_order_acquire);
+  while ((v & REFS_MASK) == 1) {
+    if (atomic_compare_exchange_weak_explicit(
+            &e->rp, &v, v - 1, memory_order_acq_rel, memory_order_acquire))
+      return true;
+  }
+  return false;
+}
+
+/* The free_fn of every pc_buf this backend hands out in place: p is
+** e->data. */
 static void mem_release(void *p) {
   entry_unref((pc_entry *)((unsigned char *)p - offsetof(pc_entry, data)));
 }
@@ -282,20 +335,23 @@ static void mem_release(void *p) {
 **            A new key found in the ghost goes straight to main.
 **
 ** FIFO policies leave a hit's entry where it is: a get writes one byte of
-** the entry it already read, not two neighbours' links as LRU does. An
-** overwrite takes the place of the entry it replaces and counts as a hit
-** (LRU moves it to the head). The victim is never `keep`, the entry the
-** caller just wrote; NULL when the shard has nothing else.
+** the entry it already read (none once the bits are set), not two
+** neighbours' links as LRU does, so it needs no lock. An overwrite takes
+** the place of the entry it replaces and counts as a hit (LRU moves it to
+** the head). The victim is never `keep`, the entry the caller just wrote;
+** 0 when the shard has nothing else. Lists link entries by handle.
 **
-** The ghost is a set-associative table of GHOST_WAYS slots per bucket, each
-** the 24 stored hash bits of an evicted key and the ghost clock when it was
-** added; a slot counts while fewer than the shard's entries were added
-** after it (about the window the paper gives its ghost FIFO). It is allocated
-*at
-** the first eviction from the small queue, with about as many slots as the
-** shard has entries, and made anew (empty) when the shard has grown to twice
-** that. A failed allocation only leaves the ghost off: S3-FIFO works without
-** it, just with fewer keys sent straight to main.
+** The ghost is a set-associative table of GHOST_WAYS 4-byte slots per
+** bucket, each 24 hash bits of an evicted key and the ghost clock when it
+** was added, in units of 2^gshift additions (8 bits: a table of n slots
+** counts in units of about n/64, so ages are exact to a few percent of the
+** window and wrap only after four windows); a slot counts while fewer than
+** the shard's entries were added after it (about the window the paper
+** gives its ghost FIFO). It is allocated at the first eviction from the
+** small queue, with about as many slots as the shard has entries, and made
+** anew (empty) when the shard has grown to twice that. A failed allocation
+** only leaves the ghost off: S3-FIFO works without it, just with fewer
+** keys sent straight to main.
 */
 enum { POL_LRU, POL_SIEVE, POL_S3FIFO };
 
@@ -303,70 +359,74 @@ enum { POL_LRU, POL_SIEVE, POL_S3FIFO };
 #define POL_MAIN 0x4u    /* S3-FIFO: in the main queue */
 #define POL_VISITED 0x1u /* SIEVE */
 #define GHOST_WAYS 4
-#define GHOST_LIVE 0x80000000u /* set in the fp of an occupied slot */
 
 typedef struct pc_list {
-  pc_entry *head, *tail; /* head: newest */
+  uint32_t head, tail; /* handles; head: newest */
 } pc_list;
 
-typedef struct pc_ghost_slot {
-  uint32_t fp;    /* GHOST_LIVE | the entry's 24 hash bits, or 0 */
-  uint32_t stamp; /* the shard's ghost clock when added */
-} pc_ghost_slot;
-
-static void list_push(pc_list *l, pc_entry *e) {
-  e->q_prev = NULL;
-  e->q_next = l->head;
-  if (l->head)
-    l->head->q_prev = e;
-  else
-    l->tail = e;
-  l->head = e;
+/* The entry of handle h in slab sl. */
+static inline pc_entry *E(pc_slab *sl, uint32_t h) {
+  return pc__slab_ptr(sl, h);
 }
 
-static void list_remove(pc_list *l, pc_entry *e) {
+static void list_push(pc_slab *sl, pc_list *l, uint32_t h) {
+  pc_entry *e = E(sl, h);
+  e->q_prev = 0;
+  e->q_next = l->head;
+  if (l->head)
+    E(sl, l->head)->q_prev = h;
+  else
+    l->tail = h;
+  l->head = h;
+}
+
+static void list_remove(pc_slab *sl, pc_list *l, uint32_t h) {
+  pc_entry *e = E(sl, h);
   if (e->q_prev)
-    e->q_prev->q_next = e->q_next;
+    E(sl, e->q_prev)->q_next = e->q_next;
   else
     l->head = e->q_next;
   if (e->q_next)
-    e->q_next->q_prev = e->q_prev;
+    E(sl, e->q_next)->q_prev = e->q_prev;
   else
     l->tail = e->q_prev;
-  e->q_prev = e->q_next = NULL;
+  e->q_prev = e->q_next = 0;
 }
 
-/* e takes the place of o in l. */
-static void list_replace(pc_list *l, pc_entry *o, pc_entry *e) {
-  e->q_prev = o->q_prev;
-  e->q_next = o->q_next;
+/* h takes the place of o in l. */
+static void list_replace(pc_slab *sl, pc_list *l, uint32_t o, uint32_t h) {
+  pc_entry *oe = E(sl, o), *e = E(sl, h);
+  e->q_prev = oe->q_prev;
+  e->q_next = oe->q_next;
   if (e->q_prev)
-    e->q_prev->q_next = e;
+    E(sl, e->q_prev)->q_next = h;
   else
-    l->head = e;
+    l->head = h;
   if (e->q_next)
-    e->q_next->q_prev = e;
+    E(sl, e->q_next)->q_prev = h;
   else
-    l->tail = e;
-  o->q_prev = o->q_next = NULL;
+    l->tail = h;
+  oe->q_prev = oe->q_next = 0;
 }
 
 /* ---- Shards and the store ---- */
 
-/* A shard's bucket array. The chained entries hold the table's reference
-** (entry_unref). Replaced when it doubles; the old one waits in limbo. */
+/* A shard's bucket array. The chained entries hold the table's reference.
+** Replaced when it doubles; the old one waits in limbo. */
 typedef struct mem_table {
   size_t mask;      /* number of buckets - 1 */
-  uint64_t retired; /* in limbo: pc__ebr_tag() */
+  uint32_t retired; /* in limbo: pc__ebr_tag() */
   struct mem_table *limbo_next;
-  pc_link b[]; /* mask + 1 chain heads */
+  pc_link b[]; /* mask + 1 chain heads (handles) */
 } mem_table;
 
 typedef struct pc_shard {
   /* What a get without the lock reads: written only when the table
-  ** doubles, on a line of its own (the lock's line changes hands with
-  ** every write). */
+  ** doubles, on a line of its own (the lock's line
+  ** changes hands with every write). */
   alignas(64) _Atomic(mem_table *) table; /* pc__free */
+  _Atomic(pc_slab *) slab;                /* the store's (set at open) */
+  atomic_bool *slab_lock;                 /* the store's */
   _Atomic uint32_t seq;         /* odd while do_grow() moves entries */
   unsigned char policy;         /* POL_*, the store's */
   alignas(64) atomic_bool lock; /* guards every field below but the
@@ -376,17 +436,19 @@ typedef struct pc_shard {
                        shard with none */
   size_t cursor;    /* next bucket of the reclamation step */
   uint64_t writes;  /* sets and incrs here: paces foreign reclamation */
-  /* Unlinked entries and replaced tables, oldest first, until no reader
-  ** without the lock can be looking at them (pc__ebr_safe). */
-  pc_entry *limbo_head, *limbo_tail;
+  /* Unlinked entries (handles, oldest first) and replaced tables, until no
+  ** reader without the lock can be looking at them (pc__ebr_safe) and,
+  ** for an entry, no reader holds it. */
+  uint32_t limbo_head, limbo_tail;
   mem_table *tlimbo;
   /* The policy's state (its section). */
-  pc_list q[2];         /* LRU, SIEVE: q[0]; S3-FIFO: q[0] small, q[1] main */
-  size_t nsmall;        /* S3-FIFO: entries in q[0] */
-  pc_entry *hand;       /* SIEVE: the next entry the hand looks at */
-  pc_ghost_slot *ghost; /* S3-FIFO: (gmask + 1) * GHOST_WAYS slots or NULL;
-                           pc__free */
+  pc_list q[2];    /* LRU, SIEVE: q[0]; S3-FIFO: q[0] small, q[1] main */
+  size_t nsmall;   /* S3-FIFO: entries in q[0] */
+  uint32_t hand;   /* SIEVE: the next entry the hand looks at, or 0 */
+  uint32_t *ghost; /* S3-FIFO: (gmask + 1) * GHOST_WAYS slots or NULL;
+                      pc__free */
   size_t gmask;
+  unsigned gshift; /* the ghost's stamps count 2^gshift additions */
   uint32_t gclock; /* ghost additions so far (wraps) */
   /* Written under the lock, read by stats() without it. */
   _Atomic int64_t evictions, expirations;
@@ -398,11 +460,18 @@ typedef struct pc_mem {
   alignas(64) _Atomic int64_t entries; /* linked entries */
   _Atomic int64_t bytes;               /* sum of nkey + nval of them */
   _Atomic unsigned evict_rr; /* first shard of the next foreign eviction */
+  /* Guards the slab's allocations and frees (taken inside a shard lock):
+  ** one slab for the store, not one per shard, so that the pages its size
+  ** classes have partly filled are a few dozen, not a few dozen per
+  ** shard (bench_memory: 70 bytes per entry beyond key and value by
+  ** mallinfo2 with 64 slabs, against 45 resident). */
+  alignas(64) atomic_bool slab_lock;
   /* Read-only after open. */
   alignas(64) int64_t max_entries; /* 0 = none */
   int64_t max_bytes;               /* 0 = none */
   unsigned nshards;                /* power of two, 1..64 */
   unsigned shard_shift;            /* 64 - log2(nshards) */
+  pc_slab *slab;                   /* every entry; pc__slab_close */
   pc_shard *shards;                /* inside the block `raw` */
   void *raw;                       /* the block holding this struct and the
                                       shards, aligned inside; pc__free */
@@ -410,10 +479,19 @@ typedef struct pc_mem {
 
 enum { RM_DELETED, RM_EXPIRED, RM_EVICTED };
 
+/* The shard's slab and table (shard lock held, or after a handle read
+** with acquire). */
+static inline pc_slab *SL(pc_shard *s) {
+  return atomic_load_explicit(&s->slab, memory_order_relaxed);
+}
+static inline mem_table *tab(pc_shard *s) {
+  return atomic_load_explicit(&s->table, memory_order_relaxed);
+}
+
 /* ---- Policy functions (shard lock held) ---- */
 
-/* The ghost slots of e's bucket. */
-static inline pc_ghost_slot *ghost_bucket(pc_shard *s, uint32_t h24) {
+/* The ghost slots of a key's bucket. */
+static inline uint32_t *ghost_bucket(pc_shard *s, uint32_t h24) {
   return &s->ghost[(h24 & s->gmask) * GHOST_WAYS];
 }
 
@@ -424,84 +502,103 @@ static inline uint32_t ghost_window(const pc_shard *s) {
   return s->count > UINT32_MAX ? UINT32_MAX : (uint32_t)s->count;
 }
 
-/* Whether the key with stored hash h24 is a ghost; if so it stops being
-** one (it is coming back). */
+/* A slot's fingerprint (never 0: 0 is an empty slot), and its age in
+** additions. */
+static inline uint32_t ghost_fp(uint32_t h24) {
+  return h24 ? h24 : 1;
+}
+static inline uint32_t ghost_age(const pc_shard *s, uint32_t slot) {
+  uint32_t now = s->gclock >> s->gshift;
+  return ((now - (slot >> 24)) & 0xFFu) << s->gshift;
+}
+
+/* Whether the key with hash bits h24 is a ghost; if so it stops being one
+** (it is coming back). */
 static bool ghost_take(pc_shard *s, uint32_t h24) {
   if (!s->ghost) return false;
-  pc_ghost_slot *b = ghost_bucket(s, h24);
+  uint32_t *b = ghost_bucket(s, h24), fp = ghost_fp(h24);
   uint32_t w = ghost_window(s);
   for (int i = 0; i < GHOST_WAYS; i++) {
-    if (b[i].fp == (GHOST_LIVE | h24) && s->gclock - b[i].stamp < w) {
-      b[i].fp = 0;
+    if ((b[i] & HASH_MASK) == fp && ghost_age(s, b[i]) < w) {
+      b[i] = 0;
       return true;
     }
   }
   return false;
 }
 
-/* Remembers the key with stored hash h24 in the ghost, over the slot of
-** its bucket that was added longest ago (header comment: sizing). */
+/* Remembers the key with hash bits h24 in the ghost, over the slot of its
+** bucket that was added longest ago (header comment: sizing). */
 static void ghost_add(pc_shard *s, uint32_t h24) {
   size_t want = s->count / GHOST_WAYS + 1;
   if (!s->ghost || want > 2 * (s->gmask + 1)) {
     size_t nb = 16;
+    unsigned shift = 0;
     while (nb < want)
       nb *= 2;
-    pc_ghost_slot *g = pc__malloc(nb * GHOST_WAYS * sizeof *g);
+    while ((nb * GHOST_WAYS) >> shift > 64)
+      shift++;
+    uint32_t *g = pc__malloc(nb * GHOST_WAYS * sizeof *g);
     if (!g) return; /* ghost off until an allocation succeeds */
     memset(g, 0, nb * GHOST_WAYS * sizeof *g);
     pc__free(s->ghost);
     s->ghost = g;
     s->gmask = nb - 1;
+    s->gshift = shift;
   }
-  pc_ghost_slot *b = ghost_bucket(s, h24), *oldest = b;
+  uint32_t *b = ghost_bucket(s, h24), *oldest = b;
   for (int i = 0; i < GHOST_WAYS; i++) {
-    if (b[i].fp == 0) {
+    if (b[i] == 0) {
       oldest = &b[i];
       break;
     }
-    if (s->gclock - b[i].stamp > s->gclock - oldest->stamp) oldest = &b[i];
+    if (ghost_age(s, b[i]) > ghost_age(s, *oldest)) oldest = &b[i];
   }
-  oldest->fp = GHOST_LIVE | h24;
-  oldest->stamp = ++s->gclock;
+  s->gclock++;
+  *oldest = ghost_fp(h24) | (s->gclock >> s->gshift) << 24;
 }
 
-/* Links a new entry e (no entry under its key was linked). */
-static void pol_insert(pc_shard *s, pc_entry *e) {
-  e_set_pol(e, 0);
-  if (s->policy == POL_S3FIFO && !ghost_take(s, e_hash(e))) {
-    list_push(&s->q[0], e);
+/* Links a new entry h with hash bits h24 (no entry under its key was
+** linked). */
+static void pol_insert(pc_shard *s, uint32_t h, uint32_t h24) {
+  pc_slab *sl = SL(s);
+  e_set_pol(E(sl, h), 0);
+  if (s->policy == POL_S3FIFO && !ghost_take(s, h24)) {
+    list_push(sl, &s->q[0], h);
     s->nsmall++;
     return;
   }
-  if (s->policy == POL_S3FIFO) e_set_pol(e, POL_MAIN);
-  list_push(&s->q[s->policy == POL_S3FIFO], e);
+  if (s->policy == POL_S3FIFO) e_set_pol(E(sl, h), POL_MAIN);
+  list_push(sl, &s->q[s->policy == POL_S3FIFO], h);
 }
 
 /* A hit on e under a FIFO policy: sets a bit or bumps the frequency of e
 ** alone, so a reader without the shard lock may call it too. The bits are
-** read first: a hot entry's line is not written again. */
-static inline void pol_hit(unsigned policy, pc_entry *e) {
-  uint32_t hp = atomic_load_explicit(&e->hp, memory_order_relaxed);
+** read first (v: e->rp as the caller last saw it): a hot entry's line is
+** not written again. */
+static inline void pol_hit(unsigned policy, pc_entry *e, uint32_t v) {
   if (policy == POL_SIEVE) {
-    if (!(hp >> 24 & POL_VISITED))
-      atomic_fetch_or_explicit(&e->hp, POL_VISITED << 24, memory_order_relaxed);
+    if (!(v >> POL_SHIFT & POL_VISITED))
+      atomic_fetch_or_explicit(&e->rp, POL_VISITED << POL_SHIFT,
+                               memory_order_relaxed);
     return;
   }
-  while ((hp >> 24 & POL_FREQ) != POL_FREQ &&
-         !atomic_compare_exchange_weak_explicit(&e->hp, &hp, hp + (1u << 24),
-                                                memory_order_relaxed,
-                                                memory_order_relaxed)) {
+  while ((v >> POL_SHIFT & POL_FREQ) != POL_FREQ &&
+         !atomic_compare_exchange_weak_explicit(
+             &e->rp, &v, v + (1u << POL_SHIFT), memory_order_relaxed,
+             memory_order_relaxed)) {
   }
 }
 
-/* A hit on e (get, touch, an overwrite in place), shard lock held. */
-static inline void pol_access(pc_shard *s, pc_entry *e) {
+/* A hit on h (get, touch, an overwrite in place), shard lock held. */
+static inline void pol_access(pc_shard *s, uint32_t h) {
+  pc_slab *sl = SL(s);
   if (s->policy != POL_LRU) {
-    pol_hit(s->policy, e);
-  } else if (s->q[0].head != e) {
-    list_remove(&s->q[0], e);
-    list_push(&s->q[0], e);
+    pol_hit(s->policy, E(sl, h),
+            atomic_load_explicit(&E(sl, h)->rp, memory_order_relaxed));
+  } else if (s->q[0].head != h) {
+    list_remove(sl, &s->q[0], h);
+    list_push(sl, &s->q[0], h);
   }
 }
 
@@ -510,44 +607,49 @@ static inline pc_list *pol_list(pc_shard *s, const pc_entry *e) {
   return &s->q[s->policy == POL_S3FIFO && (e_pol(e) & POL_MAIN)];
 }
 
-/* The new entry e replaces o under the same key: a hit, at o's place. */
-static void pol_replace(pc_shard *s, pc_entry *o, pc_entry *e) {
-  pc_list *l = pol_list(s, o);
-  list_replace(l, o, e);
-  e_set_pol(e, e_pol(o));
-  if (s->hand == o) s->hand = e;
-  pol_access(s, e);
+/* The new entry h replaces o under the same key: a hit, at o's place. */
+static void pol_replace(pc_shard *s, uint32_t o, uint32_t h) {
+  pc_slab *sl = SL(s);
+  pc_list *l = pol_list(s, E(sl, o));
+  e_set_pol(E(sl, h), e_pol(E(sl, o)));
+  list_replace(sl, l, o, h);
+  if (s->hand == o) s->hand = h;
+  pol_access(s, h);
 }
 
-/* Unlinks e, which leaves the shard; `why` is RM_*. */
-static void pol_remove(pc_shard *s, pc_entry *e, int why) {
+/* Unlinks h, which leaves the shard; `why` is RM_*. */
+static void pol_remove(pc_shard *s, uint32_t h, int why) {
+  pc_slab *sl = SL(s);
+  pc_entry *e = E(sl, h);
   pc_list *l = pol_list(s, e);
-  if (s->hand == e) s->hand = e->q_prev;
-  list_remove(l, e);
+  if (s->hand == h) s->hand = e->q_prev;
+  list_remove(sl, l, h);
   if (s->policy == POL_S3FIFO && !(e_pol(e) & POL_MAIN)) {
     s->nsmall--;
-    if (why == RM_EVICTED) ghost_add(s, e_hash(e));
+    if (why == RM_EVICTED) ghost_add(s, entry_h24(e));
   }
 }
 
 /* SIEVE: from the hand toward the head (then again from the tail), clears
 ** visited bits up to the first entry without one. */
-static pc_entry *sieve_victim(pc_shard *s, const pc_entry *keep) {
+static uint32_t sieve_victim(pc_shard *s, uint32_t keep) {
+  pc_slab *sl = SL(s);
   pc_list *l = &s->q[0];
-  pc_entry *h = s->hand ? s->hand : l->tail;
+  uint32_t h = s->hand ? s->hand : l->tail;
   bool cleared = true; /* since keep was last passed */
   while (h) {
+    pc_entry *e = E(sl, h);
     if (h == keep) {
-      if (!cleared) return NULL; /* a lap with nothing to clear: only keep */
+      if (!cleared) return 0; /* a lap with nothing to clear: only keep */
       cleared = false;
-    } else if (e_pol(h) & POL_VISITED) {
-      atomic_fetch_and_explicit(&h->hp, ~(POL_VISITED << 24),
+    } else if (e_pol(e) & POL_VISITED) {
+      atomic_fetch_and_explicit(&e->rp, ~(POL_VISITED << POL_SHIFT),
                                 memory_order_relaxed);
       cleared = true;
     } else {
       break;
     }
-    h = h->q_prev ? h->q_prev : l->tail;
+    h = e->q_prev ? e->q_prev : l->tail;
   }
   s->hand = h; /* pol_remove moves it on if h goes */
   return h;
@@ -556,42 +658,44 @@ static pc_entry *sieve_victim(pc_shard *s, const pc_entry *keep) {
 /* S3-FIFO: the small tail when the small queue holds 5% of the shard or
 ** more (or main has nothing else), else the main tail; entries that earned
 ** it move to main or go round main again on the way. */
-static pc_entry *s3fifo_victim(pc_shard *s, const pc_entry *keep) {
+static uint32_t s3fifo_victim(pc_shard *s, uint32_t keep) {
+  pc_slab *sl = SL(s);
   pc_list *sm = &s->q[0], *mn = &s->q[1];
   for (;;) {
     bool main_has = mn->tail && !(mn->tail == keep && mn->head == keep);
     bool small_has = sm->tail && !(sm->tail == keep && sm->head == keep);
-    if (!main_has && !small_has) return NULL;
+    if (!main_has && !small_has) return 0;
     bool small = small_has && (s->nsmall * 20 >= s->count || !main_has);
     pc_list *l = small ? sm : mn;
-    pc_entry *v = l->tail;
+    uint32_t v = l->tail;
+    pc_entry *ve = E(sl, v);
     if (v == keep) { /* not alone in l: it goes to the head */
-      list_remove(l, v);
-      list_push(l, v);
+      list_remove(sl, l, v);
+      list_push(sl, l, v);
       continue;
     }
-    if (small && (e_pol(v) & POL_FREQ) > 1) { /* hit twice: promoted */
-      list_remove(sm, v);
+    if (small && (e_pol(ve) & POL_FREQ) > 1) { /* hit twice: promoted */
+      list_remove(sl, sm, v);
       s->nsmall--;
-      e_set_pol(v, POL_MAIN);
-      list_push(mn, v);
+      e_set_pol(ve, POL_MAIN);
+      list_push(sl, mn, v);
       continue;
     }
-    if (!small && (e_pol(v) & POL_FREQ)) { /* once more round main */
-      atomic_fetch_sub_explicit(&v->hp, 1u << 24, memory_order_relaxed);
-      list_remove(mn, v);
-      list_push(mn, v);
+    if (!small && (e_pol(ve) & POL_FREQ)) { /* once more round main */
+      atomic_fetch_sub_explicit(&ve->rp, 1u << POL_SHIFT, memory_order_relaxed);
+      list_remove(sl, mn, v);
+      list_push(sl, mn, v);
       continue;
     }
     return v;
   }
 }
 
-/* The next entry to evict from s, not unlinked, never keep; NULL if none. */
-static pc_entry *pol_victim(pc_shard *s, const pc_entry *keep) {
+/* The next entry to evict from s, not unlinked, never keep; 0 if none. */
+static uint32_t pol_victim(pc_shard *s, uint32_t keep) {
   switch (s->policy) {
   case POL_LRU:
-    return s->q[0].tail == keep ? NULL : s->q[0].tail;
+    return s->q[0].tail == keep ? 0 : s->q[0].tail;
   case POL_SIEVE:
     return sieve_victim(s, keep);
   default:
@@ -601,9 +705,9 @@ static pc_entry *pol_victim(pc_shard *s, const pc_entry *keep) {
 
 /* Empties the queues after clear() has unlinked everything. */
 static void pol_reset(pc_shard *s) {
-  s->q[0].head = s->q[0].tail = s->q[1].head = s->q[1].tail = NULL;
+  s->q[0].head = s->q[0].tail = s->q[1].head = s->q[1].tail = 0;
   s->nsmall = 0;
-  s->hand = NULL;
+  s->hand = 0;
   if (s->ghost)
     memset(s->ghost, 0, (s->gmask + 1) * GHOST_WAYS * sizeof *s->ghost);
 }
@@ -629,10 +733,10 @@ static inline void cpu_relax(void) {
   __asm__ __volatile__("yield");
 #endif
 }
-static inline void shard_lock(pc_shard *s) {
-  while (atomic_exchange_explicit(&s->lock, true, memory_order_acquire)) {
+static inline void spin_lock(atomic_bool *lock) {
+  while (atomic_exchange_explicit(lock, true, memory_order_acquire)) {
     int spins = 0;
-    while (atomic_load_explicit(&s->lock, memory_order_relaxed)) {
+    while (atomic_load_explicit(lock, memory_order_relaxed)) {
       if (++spins < PC_SPIN_LIMIT) {
         cpu_relax();
       } else {
@@ -641,6 +745,12 @@ static inline void shard_lock(pc_shard *s) {
       }
     }
   }
+}
+static inline void spin_unlock(atomic_bool *lock) {
+  atomic_store_explicit(lock, false, memory_order_release);
+}
+static inline void shard_lock(pc_shard *s) {
+  spin_lock(&s->lock);
 }
 static inline bool shard_trylock(pc_shard *s) {
   return !atomic_load_explicit(&s->lock, memory_order_relaxed) &&
@@ -674,57 +784,77 @@ static int mem_check_size(const pc_mem *m, size_t nkey, size_t nval) {
   return PC_OK;
 }
 
-/* The shard's table (shard lock held). */
-static inline mem_table *tab(pc_shard *s) {
-  return atomic_load_explicit(&s->table, memory_order_relaxed);
-}
-
-/* The link (bucket head or a predecessor's hnext) that points at the entry
+/* The link (bucket head or a predecessor's hnext) that holds the entry
 ** under key, or NULL if there is none, live or expired. */
 static inline __attribute__((always_inline)) pc_link *
 do_find(pc_shard *s, uint64_t h, const void *key, size_t nkey) {
   mem_table *t = tab(s);
-  for (pc_link *link = &t->b[h & t->mask]; ld(link); link = &ld(link)->hnext) {
-    if (entry_is(ld(link), h, key, nkey)) return link;
+  pc_slab *sl = SL(s);
+  uint32_t kw = key_word(h, nkey);
+  for (pc_link *link = &t->b[h & t->mask]; ld(link);
+       link = &E(sl, ld(link))->hnext) {
+    if (entry_is(E(sl, ld(link)), kw, key, nkey)) return link;
   }
   return NULL;
 }
 
-/* The link that points at e, which is linked in s. */
-static pc_link *do_link_of(pc_shard *s, pc_entry *e) {
+/* The link that holds h, which is linked in s. */
+static pc_link *do_link_of(pc_shard *s, uint32_t h) {
   mem_table *t = tab(s);
-  pc_link *link = &t->b[e_hash(e) & t->mask];
-  while (ld(link) != e)
-    link = &ld(link)->hnext;
+  pc_slab *sl = SL(s);
+  size_t nkey;
+  const unsigned char *key = entry_key(E(sl, h), &nkey);
+  pc_link *link = &t->b[pc__hash(key, nkey) & t->mask];
+  while (ld(link) != h)
+    link = &E(sl, ld(link))->hnext;
   return link;
 }
 
 /* ---- Limbo ---- */
 
-/* Puts e, just unlinked, in limbo with the table's reference, which is
-** dropped once no reader without the lock can be looking at it. */
-static void limbo_add(pc_shard *s, pc_entry *e) {
-  e->retired = pc__ebr_tag();
-  e->limbo_next = NULL;
+#define LIMBO_BUDGET 64 /* entries a write looks at: bounded work */
+
+/* Puts h, just unlinked, in limbo with the table's reference, which is
+** dropped once no reader without the lock can be looking at it and no
+** reader holds it. */
+static void limbo_add(pc_shard *s, uint32_t h, uint32_t tag) {
+  pc_slab *sl = SL(s);
+  pc_entry *e = E(sl, h);
+  e->retired = tag;
+  e->limbo_next = 0;
   if (s->limbo_tail)
-    s->limbo_tail->limbo_next = e;
+    E(sl, s->limbo_tail)->limbo_next = h;
   else
-    s->limbo_head = e;
-  s->limbo_tail = e;
+    s->limbo_head = h;
+  s->limbo_tail = h;
 }
 
-/* Releases what waited long enough (all of it when `all`: the store is
-** closing, nobody reads). Called by every write with the lock held. */
-static void limbo_reclaim(pc_shard *s, bool all) {
-  pc_entry *e;
-  while ((e = s->limbo_head) && (all || pc__ebr_safe(e->retired))) {
+/* Frees up to `budget` entries of limbo that waited long enough (one that
+** a reader still holds goes back in line), and the tables that did. Called
+** by every write with the lock held. */
+static void limbo_reclaim(pc_shard *s, size_t budget) {
+  pc_slab *sl = SL(s);
+  uint32_t first_held = 0;
+  bool locked = false;
+  for (size_t i = 0; i < budget && s->limbo_head; i++) {
+    uint32_t h = s->limbo_head;
+    pc_entry *e = E(sl, h);
+    if (h == first_held || !pc__ebr_safe(e->retired)) break;
     s->limbo_head = e->limbo_next;
-    if (!s->limbo_head) s->limbo_tail = NULL;
-    entry_unref(e);
+    if (!s->limbo_head) s->limbo_tail = 0;
+    if (entry_drop_last(e)) {
+      if (!locked) spin_lock(s->slab_lock);
+      locked = true;
+      pc__slab_free(sl, h);
+    } else { /* a reader holds it: tried again later */
+      if (!first_held) first_held = h;
+      limbo_add(s, h, e->retired);
+    }
   }
+  if (locked) spin_unlock(s->slab_lock);
   mem_table **tp = &s->tlimbo, *t;
   while ((t = *tp) != NULL) {
-    if (all || pc__ebr_safe(t->retired)) {
+    if (pc__ebr_safe(t->retired)) {
       *tp = t->limbo_next;
       pc__free(t);
     } else {
@@ -733,12 +863,13 @@ static void limbo_reclaim(pc_shard *s, bool all) {
   }
 }
 
-/* Unlinks e (at *link) and puts it in limbo, counting it as `why` in the
+/* Unlinks h (at *link) and puts it in limbo, counting it as `why` in the
 ** shard's counters. */
-static void do_remove(pc_mem *m, pc_shard *s, pc_link *link, pc_entry *e,
+static void do_remove(pc_mem *m, pc_shard *s, pc_link *link, uint32_t h,
                       int why) {
+  pc_entry *e = E(SL(s), h);
   st(link, ld(&e->hnext));
-  pol_remove(s, e, why);
+  pol_remove(s, h, why);
   s->count--;
   if (e_exp(e) != PC_EXPIRES_NEVER) s->nexpiring--;
   atomic_fetch_sub_explicit(&m->entries, 1, memory_order_relaxed);
@@ -747,7 +878,7 @@ static void do_remove(pc_mem *m, pc_shard *s, pc_link *link, pc_entry *e,
     counter_bump(&s->expirations);
   else if (why == RM_EVICTED)
     counter_bump(&s->evictions);
-  limbo_add(s, e);
+  limbo_add(s, h, pc__ebr_tag());
 }
 
 /* Whether an entry expiring at `exp` has expired at *now. A lazy *now
@@ -768,7 +899,7 @@ static inline __attribute__((always_inline)) pc_link *
 do_find_live(pc_mem *m, pc_shard *s, uint64_t h, const void *key, size_t nkey,
              int64_t *now) {
   pc_link *link = do_find(s, h, key, nkey);
-  if (link && expired(ld(link), now)) {
+  if (link && expired(E(SL(s), ld(link)), now)) {
     do_remove(m, s, link, ld(link), RM_EXPIRED);
     return NULL;
   }
@@ -783,17 +914,18 @@ static mem_table *table_new(size_t n) {
   t->retired = 0;
   t->limbo_next = NULL;
   for (size_t i = 0; i < n; i++)
-    atomic_init(&t->b[i], NULL);
+    atomic_init(&t->b[i], 0);
   return t;
 }
 
 /* Doubles the bucket array of s at once; on allocation failure leaves it as
-** it is (chains get longer; the next insert tries again). Moving an entry
-** changes its hnext, which can lead a reader without the lock off its
-** chain: seq is odd meanwhile, and such a reader trusts a miss only when
-** seq did not change. */
+** it is (chains get longer; the next insert tries again). Entries keep no
+** hash: each key is hashed again. Moving an entry changes its hnext, which
+** can lead a reader without the lock off its chain: seq is odd meanwhile,
+** and such a reader trusts a miss only when seq did not change. */
 static void do_grow(pc_shard *s) {
   mem_table *t = tab(s);
+  pc_slab *sl = SL(s);
   size_t n = t->mask + 1;
   if (2 * n - 1 > HASH_MASK || n > SIZE_MAX / 2 / sizeof(pc_link)) return;
   mem_table *nt = table_new(2 * n);
@@ -802,13 +934,16 @@ static void do_grow(pc_shard *s) {
   atomic_store_explicit(&s->seq, seq + 1, memory_order_relaxed);
   atomic_thread_fence(memory_order_release);
   for (size_t i = 0; i < n; i++) {
-    pc_entry *e = ld(&t->b[i]);
-    while (e) {
-      pc_entry *next = ld(&e->hnext);
-      pc_link *head = &nt->b[e_hash(e) & nt->mask];
+    uint32_t h = ld(&t->b[i]);
+    while (h) {
+      pc_entry *e = E(sl, h);
+      uint32_t next = ld(&e->hnext);
+      size_t nkey;
+      const unsigned char *key = entry_key(e, &nkey);
+      pc_link *head = &nt->b[pc__hash(key, nkey) & nt->mask];
       st(&e->hnext, ld(head));
-      st(head, e);
-      e = next;
+      st(head, h);
+      h = next;
     }
   }
   atomic_store_explicit(&s->table, nt, memory_order_release);
@@ -818,28 +953,32 @@ static void do_grow(pc_shard *s) {
   s->tlimbo = t;
 }
 
-/* Links the new entry e (holding its one reference) in s. `old` is the link
-** of the entry under the same key, which e replaces in place (old goes to
-** limbo), or NULL when the key is absent. */
-static void do_link(pc_mem *m, pc_shard *s, pc_link *old, pc_entry *e) {
+/* Links the new entry h (holding its one reference), whose key hashes to
+** hash, in s. `old` is the link of the entry under the same key, which h
+** replaces in place (old goes to limbo), or NULL when the key is absent. */
+static void do_link(pc_mem *m, pc_shard *s, pc_link *old, uint32_t h,
+                    uint64_t hash) {
+  pc_slab *sl = SL(s);
+  pc_entry *e = E(sl, h);
   int64_t nbytes = entry_bytes(e);
   if (e_exp(e) != PC_EXPIRES_NEVER) s->nexpiring++;
   if (old) {
-    pc_entry *o = ld(old);
-    atomic_init(&e->hnext, ld(&o->hnext));
-    st(old, e);
-    pol_replace(s, o, e);
-    if (e_exp(o) != PC_EXPIRES_NEVER) s->nexpiring--;
-    atomic_fetch_add_explicit(&m->bytes, nbytes - entry_bytes(o),
+    uint32_t o = ld(old);
+    pc_entry *oe = E(sl, o);
+    atomic_init(&e->hnext, ld(&oe->hnext));
+    st(old, h);
+    pol_replace(s, o, h);
+    if (e_exp(oe) != PC_EXPIRES_NEVER) s->nexpiring--;
+    atomic_fetch_add_explicit(&m->bytes, nbytes - entry_bytes(oe),
                               memory_order_relaxed);
-    limbo_add(s, o);
+    limbo_add(s, o, pc__ebr_tag());
     return;
   }
   mem_table *t = tab(s);
-  pc_link *head = &t->b[e_hash(e) & t->mask];
+  pc_link *head = &t->b[hash & t->mask];
   atomic_init(&e->hnext, ld(head));
-  st(head, e);
-  pol_insert(s, e);
+  st(head, h);
+  pol_insert(s, h, (uint32_t)(hash & HASH_MASK));
   s->count++;
   atomic_fetch_add_explicit(&m->entries, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&m->bytes, nbytes, memory_order_relaxed);
@@ -853,28 +992,28 @@ static void do_reclaim_step(pc_mem *m, pc_shard *s, int64_t *now) {
   if (s->nexpiring == 0) return;
   size_t seen = 0;
   mem_table *t = tab(s);
+  pc_slab *sl = SL(s);
   for (int b = 0; b < MEM_RECLAIM_BUCKETS && seen < MEM_RECLAIM_ENTRIES; b++) {
     pc_link *link = &t->b[s->cursor++ & t->mask];
-    pc_entry *e;
-    while ((e = ld(link)) != NULL) {
+    uint32_t h;
+    while ((h = ld(link)) != 0) {
       seen++;
-      if (expired(e, now))
-        do_remove(m, s, link, e, RM_EXPIRED);
+      if (expired(E(sl, h), now))
+        do_remove(m, s, link, h, RM_EXPIRED);
       else
-        link = &e->hnext;
+        link = &E(sl, h)->hnext;
     }
   }
 }
 
 /* Evicts from s while the store is over a bound, never `keep` (the entry
 ** just written); stops when s has nothing else to give. */
-static void do_evict(pc_mem *m, pc_shard *s, const pc_entry *keep,
-                     int64_t *now) {
+static void do_evict(pc_mem *m, pc_shard *s, uint32_t keep, int64_t *now) {
   while (mem_over(m)) {
-    pc_entry *v = pol_victim(s, keep);
+    uint32_t v = pol_victim(s, keep);
     if (!v) return;
     do_remove(m, s, do_link_of(s, v), v,
-              expired(v, now) ? RM_EXPIRED : RM_EVICTED);
+              expired(E(SL(s), v), now) ? RM_EXPIRED : RM_EVICTED);
   }
 }
 
@@ -902,10 +1041,10 @@ static void mem_after_write(pc_mem *m, pc_shard *own, uint64_t w,
       shard_lock(s);
       /* Re-checked under the lock: choosing a FIFO policy's victim moves
       ** its hand and its entries, which only an eviction should do. */
-      pc_entry *v = mem_over(m) ? pol_victim(s, NULL) : NULL;
+      uint32_t v = mem_over(m) ? pol_victim(s, 0) : 0;
       if (v) {
         do_remove(m, s, do_link_of(s, v), v,
-                  expired(v, now) ? RM_EXPIRED : RM_EVICTED);
+                  expired(E(SL(s), v), now) ? RM_EXPIRED : RM_EVICTED);
         idle = 0;
       } else {
         idle++;
@@ -921,6 +1060,34 @@ static void mem_after_write(pc_mem *m, pc_shard *own, uint64_t w,
       shard_unlock(s);
     }
   }
+}
+
+/* A new unlinked entry of s holding one reference (the table's, once
+** linked): its handle, or 0 when out of memory. The caller has checked the
+** sizes. */
+static uint32_t entry_new(pc_shard *s, uint64_t hash, const void *key,
+                          size_t nkey, const void *val, size_t nval,
+                          int64_t expires) {
+  uint32_t h, kw = key_word(hash, nkey);
+  size_t nlen = (kw & 0xFFFFu) == NKEY_LONG ? 4 : 0;
+  spin_lock(s->slab_lock);
+  pc_entry *e =
+      pc__slab_alloc(SL(s), offsetof(pc_entry, data) + nval + nlen + nkey, &h);
+  spin_unlock(s->slab_lock);
+  if (!e) return 0;
+  atomic_init(&e->expires, expires);
+  e->q_prev = e->q_next = 0;
+  atomic_init(&e->hnext, 0);
+  atomic_init(&e->rp, 1);
+  e->nval = (uint32_t)nval;
+  e->kw = kw;
+  if (nval) memcpy(e->data, val, nval);
+  if (nlen) {
+    uint32_t n = (uint32_t)nkey;
+    memcpy(e->data + nval, &n, 4);
+  }
+  if (nkey) memcpy(e->data + nval + nlen, key, nkey);
+  return h;
 }
 
 /* ---- Methods ---- */
@@ -960,6 +1127,12 @@ static int mem_open(const pc_config *cfg, void **pb) {
   m->shard_shift = 64 - (unsigned)__builtin_ctz(n);
   m->shards = (pc_shard *)(m + 1);
   m->raw = raw;
+  atomic_init(&m->slab_lock, false);
+  m->slab = pc__slab_new();
+  if (!m->slab) {
+    mem_close(m);
+    return pc__error(PC_NOMEM, "out of memory");
+  }
   for (unsigned i = 0; i < n; i++) {
     pc_shard *s = &m->shards[i];
     memset(s, 0, sizeof *s);
@@ -969,6 +1142,8 @@ static int mem_open(const pc_config *cfg, void **pb) {
       return pc__error(PC_NOMEM, "out of memory");
     }
     atomic_init(&s->table, t);
+    atomic_init(&s->slab, m->slab);
+    s->slab_lock = &m->slab_lock;
     atomic_init(&s->seq, 0);
     s->policy = (unsigned char)policy;
     m->nshards = i + 1; /* (its counters are zero: memset) */
@@ -977,28 +1152,67 @@ static int mem_open(const pc_config *cfg, void **pb) {
   return PC_OK;
 }
 
-/* Frees the store and drops the table's reference to every entry, linked
-** or in limbo (entries that readers still hold are freed by their last
-** release). No operation on the store is in flight. */
+/* mem_close's part for entry h of slab sl, linked or in limbo: freed if
+** only the table holds it, else put on *held. */
+static void close_entry(pc_slab *sl, uint32_t h, pc_entry **held) {
+  pc_entry *e = E(sl, h);
+  if (entry_drop_last(e)) {
+    pc__slab_free(sl, h);
+  } else {
+    e->held_next = *held;
+    *held = e;
+  }
+}
+
+/* Frees the store. Entries that readers still hold outlive it: their slab
+** is closed with them still allocated, and the last release of each gives
+** it back (pc__slab_free_orphan). No operation on the store is in flight,
+** but releases can run in other threads meanwhile: an entry's table
+** reference is dropped only once its slab is closed. */
 static void mem_close(void *b) {
   pc_mem *m = b;
   if (!m) return;
+  pc_slab *sl = m->slab;
+  pc_entry *held = NULL;
   for (unsigned i = 0; i < m->nshards; i++) {
     pc_shard *s = &m->shards[i];
     mem_table *t = tab(s);
-    for (size_t j = 0; j <= t->mask; j++) {
-      pc_entry *e = ld(&t->b[j]);
-      while (e) {
-        pc_entry *next = ld(&e->hnext);
-        entry_unref(e);
-        e = next;
+    for (size_t j = 0; sl && j <= t->mask; j++) {
+      for (uint32_t h = ld(&t->b[j]), next; h; h = next) {
+        next = ld(&E(sl, h)->hnext);
+        close_entry(sl, h, &held);
       }
     }
-    limbo_reclaim(s, true);
+    for (uint32_t h = s->limbo_head, next; h; h = next) {
+      next = E(sl, h)->limbo_next;
+      close_entry(sl, h, &held);
+    }
     pc__free(t);
+    for (mem_table *x = s->tlimbo, *next; x; x = next) {
+      next = x->limbo_next;
+      pc__free(x);
+    }
     pc__free(s->ghost);
   }
+  pc__slab_close(sl);
+  while (held) {
+    pc_entry *e = held;
+    held = e->held_next;
+    entry_unref(e); /* the table's: the last one gives the slot back */
+  }
   pc__free(m->raw);
+}
+
+/* A copy of e's value for a reader that found REFS_LIMIT references on it
+** (the count must not reach the bits above it): PC_OK or PC_NOMEM. */
+static int value_copy(const pc_entry *e, pc_buf *val) {
+  void *p = pc__malloc(e->nval);
+  if (!p) return pc__error(PC_NOMEM, "out of memory");
+  if (e->nval) memcpy(p, e->data, e->nval);
+  val->p = p;
+  val->n = e->nval;
+  val->free_fn = pc__free;
+  return PC_OK;
 }
 
 /*
@@ -1009,8 +1223,8 @@ static void mem_close(void *b) {
 ** that could see them has left (limbo). A miss counts only if the table
 ** did not double meanwhile (seq). What this path cannot decide (an expired
 ** entry to remove, a value being rewritten, a table being doubled, no
-** epoch record, a chain past GET_MAX_HOPS) it leaves to the locked path:
-** GET_LOCKED.
+** epoch record, a chain past GET_MAX_HOPS, REFS_LIMIT) it leaves to the
+** locked path: GET_LOCKED.
 **
 ** Why: a lock taken by every get is a line that both cores write, and it
 ** moved between them on each get (tests/bench/bench_threads: gets scaled
@@ -1026,10 +1240,19 @@ static int get_unlocked(pc_shard *s, uint64_t h, const void *key, size_t nkey,
   uint32_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
   if (seq & 1) goto out;
   mem_table *t = atomic_load_explicit(&s->table, memory_order_acquire);
-  pc_entry *e = atomic_load_explicit(&t->b[h & t->mask], memory_order_acquire);
-  for (int hops = 0; e && !entry_is(e, h, key, nkey); hops++) {
-    if (hops == GET_MAX_HOPS) goto out;
-    e = atomic_load_explicit(&e->hnext, memory_order_acquire);
+  uint32_t eh = atomic_load_explicit(&t->b[h & t->mask], memory_order_acquire);
+  pc_entry *e = NULL;
+  if (eh) {
+    pc_slab *sl = SL(s); /* published before any handle */
+    uint32_t kw = key_word(h, nkey);
+    for (int hops = 0;; hops++) {
+      e = E(sl, eh);
+      if (entry_is(e, kw, key, nkey)) break;
+      eh = atomic_load_explicit(&e->hnext, memory_order_acquire);
+      e = NULL;
+      if (!eh) break;
+      if (hops == GET_MAX_HOPS) goto out;
+    }
   }
   if (!e) {
     atomic_thread_fence(memory_order_acquire);
@@ -1038,17 +1261,17 @@ static int get_unlocked(pc_shard *s, uint64_t h, const void *key, size_t nkey,
     goto out;
   }
   /* The table's reference lasts while this section does: refs > 0. */
-  if (atomic_fetch_add_explicit(&e->refs, 1, memory_order_acquire) &
-      REWRITING) {
-    atomic_fetch_sub_explicit(&e->refs, 1, memory_order_relaxed);
+  uint32_t v = entry_ref(e);
+  if ((v & (REWRITING | REFS_MASK)) >= REFS_LIMIT) { /* REWRITING > LIMIT */
+    atomic_fetch_sub_explicit(&e->rp, 1, memory_order_relaxed);
     goto out;
   }
   int64_t exp = e_exp(e);
   if (exp_passed(exp, now)) { /* removed under the lock */
-    atomic_fetch_sub_explicit(&e->refs, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&e->rp, 1, memory_order_relaxed);
     goto out;
   }
-  pol_hit(s->policy, e);
+  pol_hit(s->policy, e, v + 1);
   if (expires) *expires = exp;
   val->p = e->data;
   val->n = e->nval;
@@ -1077,10 +1300,18 @@ static int mem_get(void *b, const void *key, size_t nkey, int64_t now,
     shard_unlock(s);
     return PC_NOTFOUND;
   }
-  pc_entry *e = ld(link);
-  entry_ref(e);
-  pol_access(s, e);
+  uint32_t eh = ld(link);
+  pc_entry *e = E(SL(s), eh);
+  pol_access(s, eh);
   if (expires) *expires = e_exp(e);
+  int rc = PC_OK;
+  if ((atomic_load_explicit(&e->rp, memory_order_relaxed) & REFS_MASK) >=
+      REFS_LIMIT) {
+    rc = value_copy(e, val);
+    shard_unlock(s);
+    return rc;
+  }
+  entry_ref(e);
   shard_unlock(s);
   val->p = e->data;
   val->n = e->nval;
@@ -1095,13 +1326,15 @@ static int mem_get(void *b, const void *key, size_t nkey, int64_t now,
 ** nobody can see a half-written value). Saves the allocation, the free
 ** and the relinking of an overwrite with a value of the same size, the
 ** common refresh of a cached entry. */
-static bool do_rewrite(pc_shard *s, pc_entry *o, const void *val, size_t nval,
+static bool do_rewrite(pc_shard *s, uint32_t oh, const void *val, size_t nval,
                        int64_t expires, int flags) {
-  uint32_t one = 1;
-  if (o->nval != nval || !atomic_compare_exchange_strong_explicit(
-                             &o->refs, &one, 1 | REWRITING,
-                             memory_order_acquire, memory_order_relaxed))
-    return false;
+  pc_entry *o = E(SL(s), oh);
+  if (o->nval != nval) return false;
+  uint32_t v = atomic_load_explicit(&o->rp, memory_order_relaxed);
+  do {
+    if ((v & REFS_MASK) != 1) return false;
+  } while (!atomic_compare_exchange_weak_explicit(
+      &o->rp, &v, v | REWRITING, memory_order_acquire, memory_order_relaxed));
   if (nval) memcpy(o->data, val, nval);
   if (!(flags & PC_SET_KEEPTTL)) {
     if (e_exp(o) != PC_EXPIRES_NEVER) s->nexpiring--;
@@ -1110,13 +1343,13 @@ static bool do_rewrite(pc_shard *s, pc_entry *o, const void *val, size_t nval,
   }
   /* Readers without the lock that came meanwhile added and gave back
   ** their references: take away only the bit. */
-  atomic_fetch_sub_explicit(&o->refs, REWRITING, memory_order_release);
-  pol_access(s, o);
+  atomic_fetch_sub_explicit(&o->rp, REWRITING, memory_order_release);
+  pol_access(s, oh);
   return true;
 }
 
 /* Stores a copy of (key, val) expiring at `expires`, replacing a present
-** entry (in place when do_rewrite can, else by one pointer swap). NX:
+** entry (in place when do_rewrite can, else by one handle swap). NX:
 ** PC_EXISTS if a live entry is there; XX: PC_NOTFOUND if none is; KEEPTTL:
 ** a live entry's expiry is kept. PC_TOOBIG or PC_NOMEM change nothing.
 ** Then reclaims and evicts (header comment). */
@@ -1137,22 +1370,23 @@ static int mem_set(void *b, const void *key, size_t nkey, const void *val,
     shard_unlock(s);
     return rc;
   }
-  pc_entry *e =
-      old && do_rewrite(s, ld(old), val, nval, expires, flags) ? ld(old) : NULL;
+  uint32_t e =
+      old && do_rewrite(s, ld(old), val, nval, expires, flags) ? ld(old) : 0;
   if (!e) {
-    /* Allocated under the lock: one malloc (~15 ns) is cheaper than
-    ** looking the key up a second time after allocating outside it. */
-    e = entry_new(h, key, nkey, val, nval, expires);
+    /* Allocated under the lock: one allocation is cheaper than looking
+    ** the key up a second time after allocating outside it. */
+    e = entry_new(s, h, key, nkey, val, nval, expires);
     if (!e) {
       shard_unlock(s);
       return pc__error(PC_NOMEM, "out of memory");
     }
-    if ((flags & PC_SET_KEEPTTL) && old) e_set_exp(e, e_exp(ld(old)));
-    do_link(m, s, old, e);
+    if ((flags & PC_SET_KEEPTTL) && old)
+      e_set_exp(E(SL(s), e), e_exp(E(SL(s), ld(old))));
+    do_link(m, s, old, e, h);
   }
   do_reclaim_step(m, s, &now);
   do_evict(m, s, e, &now);
-  limbo_reclaim(s, false);
+  limbo_reclaim(s, LIMBO_BUDGET);
   uint64_t w = ++s->writes;
   shard_unlock(s);
   mem_after_write(m, s, w, &now);
@@ -1168,14 +1402,15 @@ static int mem_del(void *b, const void *key, size_t nkey, int64_t now) {
   shard_lock(s);
   pc_link *link = do_find_live(m, s, h, key, nkey, &now);
   if (link) do_remove(m, s, link, ld(link), RM_DELETED);
-  limbo_reclaim(s, false);
+  limbo_reclaim(s, LIMBO_BUDGET);
   shard_unlock(s);
   return link ? PC_OK : PC_NOTFOUND;
 }
 
 /* Removes every entry, one shard at a time: under the lock the chains are
-** detached and counted, and the entries go to limbo. Expired entries
-** removed count as expirations, not in *removed. */
+** detached and counted, and the entries go to limbo (freed at once when no
+** reader is about). Expired entries removed count as expirations, not in
+** *removed. */
 static int mem_clear(void *b, int64_t now, int64_t *removed) {
   pc_mem *m = b;
   int64_t live = 0;
@@ -1184,16 +1419,19 @@ static int mem_clear(void *b, int64_t now, int64_t *removed) {
     int64_t n = 0, nbytes = 0, nexpired = 0;
     shard_lock(s);
     mem_table *t = tab(s);
-    for (size_t j = 0; j <= t->mask; j++) {
-      pc_entry *e = ld(&t->b[j]);
-      st(&t->b[j], NULL);
-      while (e) {
-        pc_entry *next = ld(&e->hnext);
+    pc_slab *sl = SL(s);
+    uint32_t tag = pc__ebr_tag();
+    for (size_t j = 0; sl && j <= t->mask; j++) {
+      uint32_t h = ld(&t->b[j]);
+      st(&t->b[j], 0);
+      while (h) {
+        pc_entry *e = E(sl, h);
+        uint32_t next = ld(&e->hnext);
         n++;
         nbytes += entry_bytes(e);
         if (expired(e, &now)) nexpired++;
-        limbo_add(s, e);
-        e = next;
+        limbo_add(s, h, tag);
+        h = next;
       }
     }
     pol_reset(s);
@@ -1205,7 +1443,7 @@ static int mem_clear(void *b, int64_t now, int64_t *removed) {
         &s->expirations,
         atomic_load_explicit(&s->expirations, memory_order_relaxed) + nexpired,
         memory_order_relaxed);
-    limbo_reclaim(s, false);
+    limbo_reclaim(s, SIZE_MAX);
     shard_unlock(s);
     live += n - nexpired;
   }
@@ -1223,11 +1461,11 @@ static int mem_touch(void *b, const void *key, size_t nkey, int64_t expires,
   shard_lock(s);
   pc_link *link = do_find_live(m, s, h, key, nkey, &now);
   if (link) {
-    pc_entry *e = ld(link);
+    pc_entry *e = E(SL(s), ld(link));
     s->nexpiring += (expires != PC_EXPIRES_NEVER);
     s->nexpiring -= (e_exp(e) != PC_EXPIRES_NEVER);
     e_set_exp(e, expires);
-    pol_access(s, e);
+    pol_access(s, ld(link));
   }
   shard_unlock(s);
   return link ? PC_OK : PC_NOTFOUND;
@@ -1251,9 +1489,10 @@ static int mem_incr(void *b, const void *key, size_t nkey, int64_t delta,
   shard_lock(s);
   pc_link *old = do_find_live(m, s, h, key, nkey, &now);
   if (old) {
-    rc = codec->decode(ld(old)->data, ld(old)->nval, &cur);
+    pc_entry *o = E(SL(s), ld(old));
+    rc = codec->decode(o->data, o->nval, &cur);
     if (rc != PC_OK) goto out;
-    expires = e_exp(ld(old));
+    expires = e_exp(o);
   }
   if (__builtin_add_overflow(cur, delta, &next)) {
     rc = pc__error(PC_ERROR, "integer overflow");
@@ -1263,15 +1502,15 @@ static int mem_incr(void *b, const void *key, size_t nkey, int64_t delta,
   rc = mem_check_size(m, nkey, n);
   if (rc != PC_OK) goto out;
   /* Allocated under the lock: the bytes depend on the current value. */
-  pc_entry *e = entry_new(h, key, nkey, buf, n, expires);
+  uint32_t e = entry_new(s, h, key, nkey, buf, n, expires);
   if (!e) {
     rc = pc__error(PC_NOMEM, "out of memory");
     goto out;
   }
-  do_link(m, s, old, e);
+  do_link(m, s, old, e, h);
   do_reclaim_step(m, s, &now);
   do_evict(m, s, e, &now);
-  limbo_reclaim(s, false);
+  limbo_reclaim(s, LIMBO_BUDGET);
   *result = next;
   w = ++s->writes;
 out:
@@ -1372,8 +1611,10 @@ static int scan_collect(pc_mem_scan *it, pc_shard *s) {
   }
   size_t n = 0;
   mem_table *t = tab(s);
-  for (size_t j = 0; j <= t->mask; j++) {
-    for (pc_entry *e = ld(&t->b[j]); e; e = ld(&e->hnext)) {
+  pc_slab *sl = SL(s);
+  for (size_t j = 0; sl && j <= t->mask; j++) {
+    for (uint32_t h = ld(&t->b[j]); h; h = ld(&E(sl, h)->hnext)) {
+      pc_entry *e = E(sl, h);
       size_t nk;
       const unsigned char *k = entry_key(e, &nk);
       if (e_exp(e) > it->now &&

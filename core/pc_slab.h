@@ -62,8 +62,13 @@ void *pc__slab_alloc(pc_slab *s, size_t n, uint32_t *h);
 ** release stores that publish a page and a chunk of the page table). */
 static inline void *pc__slab_ptr(const pc_slab *s, uint32_t h) {
   uint32_t i = h >> PC_SLAB_OFF_BITS;
-  _Atomic(uintptr_t) *chunk = atomic_load_explicit(
-      &s->top[i >> PC_SLAB_CHUNK_BITS], memory_order_acquire);
+  /* The first chunk (64 MiB of pages) is loaded before h is known, so
+  ** that resolving a handle is one dependent load, not two. */
+  _Atomic(uintptr_t) *chunk =
+      atomic_load_explicit(&s->top[0], memory_order_acquire);
+  if (i >> PC_SLAB_CHUNK_BITS)
+    chunk = atomic_load_explicit(&s->top[i >> PC_SLAB_CHUNK_BITS],
+                                 memory_order_acquire);
   uintptr_t page = atomic_load_explicit(
       &chunk[i & ((1u << PC_SLAB_CHUNK_BITS) - 1)], memory_order_acquire);
   return (char *)page + ((size_t)(h & ((1u << PC_SLAB_OFF_BITS) - 1)) << 3);
