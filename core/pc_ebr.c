@@ -76,8 +76,16 @@ static void on_fork_child(void) {
     if (r != t_rec) rec_release(r);
 }
 
+/* The key's destructor, on the exiting thread: a later destructor that
+** reads a cache takes a record anew instead of one another thread may
+** own by then. */
+static void rec_exit(void *p) {
+  t_rec = NULL;
+  rec_release(p);
+}
+
 static void ebr_init(void) {
-  g_key_ok = pthread_key_create(&g_key, rec_release) == 0;
+  g_key_ok = pthread_key_create(&g_key, rec_exit) == 0;
   pthread_atfork(NULL, NULL, on_fork_child);
 }
 

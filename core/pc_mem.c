@@ -28,8 +28,8 @@
 **     offsetof(pc_entry, data), so the pointer handed to a reader finds its
 **     entry again without a lookup. The key word is 16 bits of the key's
 **     hash over its length, so a lookup passes a chain's other keys without
-**     reading their bytes (a key of 64 KiB or more keeps its length before
-**     its bytes).
+**     reading their bytes (a key of 65,535 bytes or more keeps its length
+**     before its bytes).
 **   - References. An entry is reference-counted: the table holds one
 **     reference while the entry is linked (and in limbo, below), each
 **     reader one more. get() hands out the value bytes in place, with
@@ -115,8 +115,10 @@
 **     32 MiB; anything bigger is PC_TOOBIG.
 **   - At most 2^24 buckets per shard: past 16M entries a shard's chains
 **     grow longer than one instead of its table growing without end.
-**   - 32 GiB of entries per store (2^19 slab pages of 64 KiB): past that an
-**     insert is PC_NOMEM.
+**   - 2^19 slab pages per store: 32 GiB of entries up to 7 KiB each; an
+**     entry above 7,272 bytes takes a page index of its own, so at most
+**     524,287 of those (3.8 GB of 7 KiB values). Past either an insert is
+**     PC_NOMEM.
 **   - 64 buckets to start a shard: 256 bytes, and the keys of a small cache
 **     sit at a load under one half, where a get seldom passes another
 **     entry (bench_sql's 1,000 keys over 64 shards: cache_get took 231 ns
@@ -846,9 +848,10 @@ static void limbo_reclaim(pc_shard *s, size_t budget) {
       if (!locked) spin_lock(s->slab_lock);
       locked = true;
       pc__slab_free(sl, h);
-    } else { /* a reader holds it: tried again later */
+    } else { /* a reader holds it: tried again later (a fresh tag keeps
+                limbo in tag order and every tag recent) */
       if (!first_held) first_held = h;
-      limbo_add(s, h, e->retired);
+      limbo_add(s, h, pc__ebr_tag());
     }
   }
   if (locked) spin_unlock(s->slab_lock);
@@ -1049,6 +1052,7 @@ static void mem_after_write(pc_mem *m, pc_shard *own, uint64_t w,
       } else {
         idle++;
       }
+      limbo_reclaim(s, LIMBO_BUDGET); /* s may get no write of its own */
       shard_unlock(s);
     }
   }
@@ -1057,6 +1061,7 @@ static void mem_after_write(pc_mem *m, pc_shard *own, uint64_t w,
     pc_shard *s = &m->shards[(own_i + w / MEM_FOREIGN_RECLAIM_EVERY) & mask];
     if (s != own && shard_trylock(s)) {
       do_reclaim_step(m, s, now);
+      limbo_reclaim(s, LIMBO_BUDGET);
       shard_unlock(s);
     }
   }
@@ -1297,6 +1302,7 @@ static int mem_get(void *b, const void *key, size_t nkey, int64_t now,
   shard_lock(s);
   pc_link *link = do_find_live(m, s, h, key, nkey, &now);
   if (!link) {
+    if (s->limbo_head) limbo_reclaim(s, LIMBO_BUDGET); /* it may have expired */
     shard_unlock(s);
     return PC_NOTFOUND;
   }
@@ -1420,7 +1426,7 @@ static int mem_clear(void *b, int64_t now, int64_t *removed) {
     shard_lock(s);
     mem_table *t = tab(s);
     pc_slab *sl = SL(s);
-    uint32_t tag = pc__ebr_tag();
+    uint32_t before = s->limbo_tail; /* limbo's last entry not from here */
     for (size_t j = 0; sl && j <= t->mask; j++) {
       uint32_t h = ld(&t->b[j]);
       st(&t->b[j], 0);
@@ -1430,10 +1436,16 @@ static int mem_clear(void *b, int64_t now, int64_t *removed) {
         n++;
         nbytes += entry_bytes(e);
         if (expired(e, &now)) nexpired++;
-        limbo_add(s, h, tag);
+        limbo_add(s, h, 0); /* tagged below */
         h = next;
       }
     }
+    /* Tagged once all are unlinked: a tag taken before could be safe
+    ** while a reader still reaches an entry not yet unlinked. */
+    uint32_t tag = pc__ebr_tag();
+    for (uint32_t h = before ? E(sl, before)->limbo_next : s->limbo_head; h;
+         h = E(sl, h)->limbo_next)
+      E(sl, h)->retired = tag;
     pol_reset(s);
     s->count = 0;
     s->nexpiring = 0;
@@ -1466,6 +1478,8 @@ static int mem_touch(void *b, const void *key, size_t nkey, int64_t expires,
     s->nexpiring -= (e_exp(e) != PC_EXPIRES_NEVER);
     e_set_exp(e, expires);
     pol_access(s, ld(link));
+  } else if (s->limbo_head) {
+    limbo_reclaim(s, LIMBO_BUDGET); /* what it found may have expired */
   }
   shard_unlock(s);
   return link ? PC_OK : PC_NOTFOUND;

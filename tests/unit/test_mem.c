@@ -1150,6 +1150,67 @@ static void test_lockfree_readers(void) {
   MEM->close(b);
 }
 
+/* clear() against gets without the lock and a writer overwriting keys
+** (whose limbo work moves the epoch on): a get sees a whole value of its
+** own key or nothing, never bytes of a freed or reused slot. */
+enum { CR_KEYS = 2000, CR_ROUNDS = 60 };
+
+typedef struct cr_arg {
+  void *b;
+  _Atomic int done;
+  _Atomic int bad;
+  int id;
+} cr_arg;
+
+static void *cr_writer(void *p) {
+  cr_arg *a = p;
+  char k[32], v[512];
+  for (int r = 0; r < CR_ROUNDS; r++) {
+    for (int i = 0; i < CR_KEYS; i++) {
+      snprintf(k, sizeof k, "c:%d", (i * 7 + r) % CR_KEYS);
+      size_t n = make_val(v, k, (unsigned)(i + r));
+      MEM->set(a->b, k, strlen(k), v, n, NEVER, 0, T0);
+      if (a->id == 0 && i % 500 == 0) MEM->clear(a->b, T0, NULL);
+    }
+  }
+  return NULL;
+}
+
+static void *cr_reader(void *p) {
+  cr_arg *a = p;
+  uint64_t seed = (uint64_t)(uintptr_t)&seed;
+  char k[32];
+  while (!atomic_load(&a->done)) {
+    snprintf(k, sizeof k, "c:%d", (int)(rng_next(&seed) % CR_KEYS));
+    pc_buf v;
+    if (MEM->get(a->b, k, strlen(k), T0, &v, NULL) == PC_OK) {
+      if (!val_ok(v.p, v.n, k, strlen(k))) atomic_fetch_add(&a->bad, 1);
+      pc__buf_release(&v);
+    }
+  }
+  return NULL;
+}
+
+static void test_clear_race(void) {
+  void *b = mem_open(0, 64 * MiB);
+  cr_arg a[2];
+  memset(a, 0, sizeof a);
+  pthread_t w[2], r;
+  for (int i = 0; i < 2; i++) {
+    a[i].b = b;
+    a[i].id = i;
+  }
+  CHECK_EQ_INT(pthread_create(&r, NULL, cr_reader, &a[0]), 0);
+  for (int i = 0; i < 2; i++)
+    CHECK_EQ_INT(pthread_create(&w[i], NULL, cr_writer, &a[i]), 0);
+  for (int i = 0; i < 2; i++)
+    pthread_join(w[i], NULL);
+  atomic_store(&a[0].done, 1);
+  pthread_join(r, NULL);
+  CHECK_EQ_INT(a[0].bad, 0);
+  MEM->close(b);
+}
+
 /* Threads filling a bounded cache: evictions = inserts - entries exactly. */
 typedef struct fill_arg {
   void *b;
@@ -1329,6 +1390,7 @@ int main(void) {
     test_stress_bounded();
     if (p < 2) test_lockfree_readers(); /* LRU's gets take the lock */
   }
+  test_clear_race();
   test_stress();
   PC_TEST_END();
 }
