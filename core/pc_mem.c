@@ -40,7 +40,7 @@
 **     valid until the reader lets go, and a value is never modified while
 **     anyone can read it: readers see the old or the new entry, never a
 **     torn one (do_rewrite() writes in place only with no reader, behind
-**     REWRITING).
+**     EXP_REWRITING).
 **   - Gets without a lock. Under SIEVE and S3-FIFO (the default), a get
 **     takes no lock: it walks the chain in an epoch read section
 **     (core/pc_ebr.c), takes its reference with an atomic add and marks
@@ -160,7 +160,7 @@ struct pc_entry {
   };
   pc_link hnext;        /* next in the bucket chain; left as it is when the
                            entry is unlinked, so a reader on it walks on */
-  _Atomic uint32_t rp;  /* references | REWRITING | policy bits << 24 */
+  _Atomic uint32_t rp;  /* references | policy bits << 24 */
   uint32_t nval;        /* value length */
   uint32_t kw;          /* key_word(): hash tag << 16 | key length */
   unsigned char data[]; /* value, then key */
@@ -171,14 +171,17 @@ _Static_assert(sizeof(pc_entry) == 32, "pc_entry header grew");
 #endif
 
 /* rp: the table's reference (while linked, and in limbo until it is
-** dropped) + one per reader in the low REFS_BITS bits; REWRITING while
-** do_rewrite() writes the value in place (a reader that sees it gives its
-** reference back and takes the shard lock); the policy's 8 bits on top. A
-** reader that finds REFS_LIMIT references already gets a copy instead. */
+** dropped) + one per reader in the low 22 bits, the policy's 8 bits on
+** top. A reader that finds REFS_LIMIT references already gets a copy
+** instead, so the count never reaches the bits above it. */
 #define REFS_MASK 0x3FFFFFu
 #define REFS_LIMIT 0x200000u
-#define REWRITING 0x800000u
 #define POL_SHIFT 24
+
+/* expires while do_rewrite() writes the value in place: a reader without
+** the lock sees an expired entry, gives its reference back and takes the
+** lock, which the writer holds. */
+#define EXP_REWRITING INT64_MIN
 
 static inline unsigned e_pol(const pc_entry *e) {
   return atomic_load_explicit(&e->rp, memory_order_relaxed) >> POL_SHIFT;
@@ -1265,14 +1268,17 @@ static int get_unlocked(pc_shard *s, uint64_t h, const void *key, size_t nkey,
       rc = PC_NOTFOUND;
     goto out;
   }
-  /* The table's reference lasts while this section does: refs > 0. */
-  uint32_t v = entry_ref(e);
-  if ((v & (REWRITING | REFS_MASK)) >= REFS_LIMIT) { /* REWRITING > LIMIT */
+  /* The table's reference lasts while this section does: refs > 0. The
+  ** reference, then expires, both seq_cst against do_rewrite()'s expires,
+  ** then references: either it sees this reference or this sees
+  ** EXP_REWRITING (plain instructions on x86 but the locked add). */
+  uint32_t v = atomic_fetch_add_explicit(&e->rp, 1, memory_order_seq_cst);
+  if ((v & REFS_MASK) >= REFS_LIMIT) {
     atomic_fetch_sub_explicit(&e->rp, 1, memory_order_relaxed);
     goto out;
   }
-  int64_t exp = e_exp(e);
-  if (exp_passed(exp, now)) { /* removed under the lock */
+  int64_t exp = atomic_load_explicit(&e->expires, memory_order_seq_cst);
+  if (exp_passed(exp, now)) { /* removed, or rewritten, under the lock */
     atomic_fetch_sub_explicit(&e->rp, 1, memory_order_relaxed);
     goto out;
   }
@@ -1327,7 +1333,7 @@ static int mem_get(void *b, const void *key, size_t nkey, int64_t now,
 
 /* Writes val over the value of o, in place, when that is safe and cheap:
 ** o has the same value length and no reader holds it (only the table's
-** reference; REWRITING turns away readers without the lock until the
+** reference; EXP_REWRITING turns away readers without the lock until the
 ** bytes are written, and the others need the lock the caller holds, so
 ** nobody can see a half-written value). Saves the allocation, the free
 ** and the relinking of an overwrite with a value of the same size, the
@@ -1335,21 +1341,24 @@ static int mem_get(void *b, const void *key, size_t nkey, int64_t now,
 static bool do_rewrite(pc_shard *s, uint32_t oh, const void *val, size_t nval,
                        int64_t expires, int flags) {
   pc_entry *o = E(SL(s), oh);
-  if (o->nval != nval) return false;
-  uint32_t v = atomic_load_explicit(&o->rp, memory_order_relaxed);
-  do {
-    if ((v & REFS_MASK) != 1) return false;
-  } while (!atomic_compare_exchange_weak_explicit(
-      &o->rp, &v, v | REWRITING, memory_order_acquire, memory_order_relaxed));
+  if (o->nval != nval ||
+      (atomic_load_explicit(&o->rp, memory_order_relaxed) & REFS_MASK) != 1)
+    return false;
+  int64_t old = e_exp(o);
+  /* expires, then references, seq_cst (get_unlocked() does the reverse):
+  ** one locked instruction, where claiming the count would take two. */
+  atomic_store_explicit(&o->expires, EXP_REWRITING, memory_order_seq_cst);
+  if ((atomic_load_explicit(&o->rp, memory_order_seq_cst) & REFS_MASK) != 1) {
+    atomic_store_explicit(&o->expires, old, memory_order_release);
+    return false; /* a reader came between */
+  }
   if (nval) memcpy(o->data, val, nval);
   if (!(flags & PC_SET_KEEPTTL)) {
-    if (e_exp(o) != PC_EXPIRES_NEVER) s->nexpiring--;
+    if (old != PC_EXPIRES_NEVER) s->nexpiring--;
     if (expires != PC_EXPIRES_NEVER) s->nexpiring++;
-    e_set_exp(o, expires);
+    old = expires;
   }
-  /* Readers without the lock that came meanwhile added and gave back
-  ** their references: take away only the bit. */
-  atomic_fetch_sub_explicit(&o->rp, REWRITING, memory_order_release);
+  atomic_store_explicit(&o->expires, old, memory_order_release);
   pol_access(s, oh);
   return true;
 }
