@@ -67,6 +67,20 @@ static inline pc_cache *pcx_default(pcx_conn *conn) {
   return pcx_cache(conn, NULL);
 }
 
+/* The UTF-8 bytes of a TEXT value, as they are: sqlite3_value_bytes()
+** converts a UTF-16 value first, then sqlite3_value_blob() returns the
+** bytes (the value stays TEXT). sqlite3_value_text() would also add a NUL,
+** which for a value bound with its length (Python's sqlite3 binds every
+** str so, with SQLITE_TRANSIENT) means copying it into a new allocation
+** on every call: 190 instructions and a malloc behind SQLite's global
+** memory mutex per argument. NULL only when out of memory. */
+static inline const void *pcx_text_bytes(sqlite3_value *v, size_t *n) {
+  int nb = sqlite3_value_bytes(v);
+  const void *p = sqlite3_value_blob(v);
+  *n = (size_t)nb;
+  return p ? p : nb > 0 ? NULL : "";
+}
+
 /* Key of an SQL value: TEXT and BLOB as they are, numbers in text form.
 ** Returns 1 for a NULL key, SQLITE_NOMEM on OOM, else 0. Inline: every
 ** function takes this path. */
@@ -74,6 +88,9 @@ static inline int pcx_key(sqlite3_value *v, const void **key, size_t *nkey) {
   switch (sqlite3_value_type(v)) {
   case SQLITE_NULL:
     return 1;
+  case SQLITE_TEXT:
+    *key = pcx_text_bytes(v, nkey);
+    return *key ? 0 : SQLITE_NOMEM;
   case SQLITE_BLOB: {
     const void *p = sqlite3_value_blob(v);
     int n = sqlite3_value_bytes(v);

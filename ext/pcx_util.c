@@ -84,9 +84,10 @@ int pcx_value(sqlite3_value *v, pc_value *out) {
     *out = pc_real(sqlite3_value_double(v));
     return SQLITE_OK;
   case SQLITE_TEXT: {
-    const unsigned char *p = sqlite3_value_text(v);
+    size_t n;
+    const void *p = pcx_text_bytes(v, &n);
     if (!p) return SQLITE_NOMEM;
-    *out = pc_text((const char *)p, (size_t)sqlite3_value_bytes(v));
+    *out = pc_text((const char *)p, n);
     out->is_json = sqlite3_value_subtype(v) == PCX_JSON_SUBTYPE;
     return SQLITE_OK;
   }
