@@ -179,17 +179,20 @@ typedef struct fs_store {
   ** before the next write is noted once (a rare collision loses a note,
   ** which only makes the recency more approximate). */
   uint64_t vseen[FS_VISIT_SEEN / 64];
-  /* version(): see fs_version(). */
-  pthread_mutex_t watch_mu;   /* guards the fields below */
-  fs_conn *watch;             /* fs_conn_close; opened on first use */
-  sqlite3_stmt *watch_st;     /* sqlite3_finalize */
-  const unsigned char *shm;   /* munmap(FS_SHM_MAP); the WAL-index, or NULL */
-  unsigned char shm_seen[48]; /* its header as last read */
-  int64_t dv_seen;            /* without shm: PRAGMA data_version last read */
-  uint64_t version;           /* what version() returns: bumped by every
-                                 change seen, and by every (re)opening of
-                                 the watch, which cannot know what it missed */
-  unsigned watch_gen;         /* pc__fork_gen() watch belongs to */
+  /* version(): see fs_version(). The mapped header, once there is one
+  ** in this process (shm_gen), read without the mutex. */
+  _Atomic(const unsigned char *) shm_fast;
+  _Atomic unsigned shm_gen;
+  pthread_mutex_t watch_mu; /* guards the fields below */
+  fs_conn *watch;           /* fs_conn_close; opened on first use */
+  sqlite3_stmt *watch_st;   /* sqlite3_finalize */
+  const unsigned char *shm; /* munmap(FS_SHM_MAP); the WAL-index, or NULL */
+  int64_t dv_seen;          /* without shm: PRAGMA data_version last read */
+  uint64_t version;         /* without shm, what version() returns:
+                               bumped by every change seen, and by every
+                               (re)opening of the watch, which cannot
+                               know what it missed */
+  unsigned watch_gen;       /* pc__fork_gen() watch belongs to */
 } fs_store;
 
 /* The change a write transaction makes to the totals. */
@@ -1213,10 +1216,11 @@ static int fs_scan_next(void *p, pc_backend_item *item) {
 ** A commit by any connection of any process rewrites the header of the
 ** WAL-index (the -shm file, format documented in SQLite's walformat.html):
 ** mxFrame grows with every commit, and the salts change when the WAL
-** starts over. version() maps that header read-only and compares it with
-** the copy it saw last (under watch_mu): no system call, no SQLite lock.
-** A torn read only looks like a change (the tier is dropped for nothing);
-** a completed commit always changes the bytes.
+** starts over. version() maps that header read-only and returns a hash of
+** its first 48 bytes: no system call, no SQLite lock, no mutex. A torn
+** read only looks like a change (the tier is dropped for nothing); a
+** completed commit always changes the bytes, so the hash (but for a
+** 64-bit collision).
 **
 ** The watch connection keeps the -shm file alive: while it is open it
 ** holds its shared lock on the database, so no other connection can be
@@ -1228,6 +1232,7 @@ static int fs_scan_next(void *p, pc_backend_item *item) {
 static int fs_watch_open(fs_store *s) {
   s->version++; /* a first open, or a forked child's: assume a change */
   s->dv_seen = -1;
+  atomic_store(&s->shm_fast, NULL);
   if (s->shm) munmap((void *)s->shm, FS_SHM_MAP); /* the parent's mapping */
   s->shm = NULL;
   int rc = fs_conn_open(s, 0, &s->watch); /* one statement of its own */
@@ -1258,15 +1263,31 @@ static int fs_watch_open(fs_store *s) {
   if (fstat(fd, &st) == 0 && st.st_size >= FS_SHM_MAP)
     p = mmap(NULL, FS_SHM_MAP, PROT_READ, MAP_SHARED, fd, 0);
   close(fd);
-  if (p != MAP_FAILED) {
-    s->shm = p;
-    memcpy(s->shm_seen, s->shm, sizeof s->shm_seen);
-  }
+  if (p != MAP_FAILED) s->shm = p;
   return PC_OK;
+}
+
+/* The version of a mapped WAL-index header: a hash of its bytes (never 0,
+** which would mean changes unheard). Any change of the bytes changes it,
+** but for a collision of 64-bit hashes. */
+static uint64_t shm_version(const unsigned char *shm) {
+  unsigned char now[48];
+  atomic_thread_fence(memory_order_acquire);
+  memcpy(now, shm, sizeof now);
+  return pc__hash(now, sizeof now) | 1;
 }
 
 static int fs_version(void *b, uint64_t *out) {
   fs_store *s = b;
+  /* With the header mapped in this process: no lock (a get through a
+  ** memory tier calls this every time, from every thread). */
+  const unsigned char *shm =
+      atomic_load_explicit(&s->shm_fast, memory_order_acquire);
+  if (shm && atomic_load_explicit(&s->shm_gen, memory_order_relaxed) ==
+                 pc__fork_gen()) {
+    *out = shm_version(shm);
+    return PC_OK;
+  }
   int rc = PC_OK;
   pthread_mutex_lock(&s->watch_mu);
   unsigned gen = pc__fork_gen();
@@ -1279,13 +1300,11 @@ static int fs_version(void *b, uint64_t *out) {
     s->watch_gen = gen;
   }
   if (rc == PC_OK && s->shm) {
-    unsigned char now[sizeof s->shm_seen];
-    atomic_thread_fence(memory_order_acquire);
-    memcpy(now, s->shm, sizeof now);
-    if (memcmp(now, s->shm_seen, sizeof now) != 0) {
-      memcpy(s->shm_seen, now, sizeof now);
-      s->version++;
-    }
+    atomic_store(&s->shm_gen, gen);
+    atomic_store_explicit(&s->shm_fast, s->shm, memory_order_release);
+    *out = shm_version(s->shm);
+    pthread_mutex_unlock(&s->watch_mu);
+    return PC_OK;
   } else if (rc == PC_OK) {
     if (sqlite3_step(s->watch_st) == SQLITE_ROW) {
       int64_t dv = sqlite3_column_int64(s->watch_st, 0);
