@@ -49,6 +49,11 @@ const char *pc__errbuf(void);
 ** must not use them. */
 unsigned pc__fork_gen(void);
 
+/* A monotonic time in ms not before pc_now_mono_ms(), and cheaper to read
+** (the system's coarse clock and its resolution; an installed clock as it
+** is): for expiry checks where a few ms early is harmless. */
+int64_t pc__now_mono_late_ms(void);
+
 /* Epoch-based reclamation (pc_ebr.c): a reader that takes no lock runs
 ** between pc__ebr_enter() (NULL: no record could be allocated; take the
 ** lock instead) and pc__ebr_exit(); a writer tags what it unlinked with
