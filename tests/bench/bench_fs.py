@@ -54,17 +54,8 @@ def main():
         def dc_get(k):
             return dc.get(k)
 
-        def pc_set(k):
-            ex("SELECT cache_set(?, ?, 3600, 'fs')", (k, value)).fetchone()
-
-        def pc_get(k):
-            return ex("SELECT cache_get(?, 'fs')", (k,)).fetchone()[0]
-
-        def tier_set(k):
-            ex("SELECT cache_set(?, ?, 3600, 'tier')", (k, value)).fetchone()
-
-        def tier_get(k):
-            return ex("SELECT cache_get(?, 'tier')", (k,)).fetchone()[0]
+        pc_set, pc_get = pybench.cache_calls(con, "fs", value)
+        tier_set, tier_get = pybench.cache_calls(con, "tier", value)
 
         def floor(k):
             return ex("SELECT ?", (k,)).fetchone()[0]

@@ -51,19 +51,13 @@ def main():
     def py_get(k):
         return r.get("py:" + k)
 
-    def pc_set(k):
-        ex("SELECT cache_set(?, ?, 3600, 'r')", (k, value)).fetchone()
-
-    def pc_get(k):
-        return ex("SELECT cache_get(?, 'r')", (k,)).fetchone()[0]
-
-    def tier_get(k):
-        return ex("SELECT cache_get(?, 'rt')", (k,)).fetchone()[0]
+    pc_set, pc_get = pybench.cache_calls(con, "r", value)
+    tier_set, tier_get = pybench.cache_calls(con, "rt", value)
 
     for k in keys:  # every key present everywhere
         py_set(k)
         pc_set(k)
-        ex("SELECT cache_set(?, ?, 3600, 'rt')", (k, value)).fetchone()
+        tier_set(k)
     assert py_get(keys[1]) == value and pc_get(keys[1]) == value
     assert tier_get(keys[1]) == value
     # name, function, the row it is compared with

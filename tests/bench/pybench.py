@@ -13,6 +13,23 @@ def connect(ext):
     return con
 
 
+def cache_calls(con, name, value, ttl=3600):
+    """cache_set(k, value, ttl, name) and cache_get(k, name) from Python,
+    as functions of k (the name written in the SQL, as an application
+    does)."""
+    ex = con.execute
+    set_sql = "SELECT cache_set(?, ?, %d, '%s')" % (ttl, name)
+    get_sql = "SELECT cache_get(?, '%s')" % name
+
+    def cache_set(k):
+        ex(set_sql, (k, value)).fetchone()
+
+    def cache_get(k):
+        return ex(get_sql, (k,)).fetchone()[0]
+
+    return cache_set, cache_get
+
+
 def best_times(rows, keys, rounds, ops_of):
     """Seconds per call of each row's function (row[1]), the best of
     `rounds` interleaved rounds of ops_of(row) calls over keys."""
