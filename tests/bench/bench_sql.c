@@ -126,8 +126,6 @@ int main(int argc, char **argv) {
          "each in %d interleaved rounds (best round), SQLite %s, %s\n",
          bench_date(), ops, ROUNDS, sqlite3_libversion(), bench_system());
 
-  /* Rounds interleave the operations, so that the floor and each operation
-  ** see the same machine; each keeps its best round. */
   /* The hand-written cache: a table on the same connection (its database
   ** is :memory:), keyed by the key, no TTL. */
   bench_exec("bench_sql", db,
@@ -147,6 +145,8 @@ int main(int argc, char **argv) {
   const int nop = (int)(sizeof op / sizeof op[0]);
   for (int i = 0; i < nop; i++)
     prepare(db, &op[i]);
+  /* Rounds interleave the operations, so that the floor and each operation
+  ** see the same machine; each keeps its best round. */
   for (int r = 0; r < ROUNDS; r++)
     for (int i = 0; i < nop; i++)
       run_round(db, &op[i], ops / ROUNDS);

@@ -117,7 +117,8 @@ static double round_of(worker *ws, int nthreads, int workload, int ms) {
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: bench_threads EXTENSION [ms per round]\n");
+    fprintf(stderr,
+            "usage: bench_threads EXTENSION [ms per round [disjoint]]\n");
     return 2;
   }
   int ms = argc > 2 ? atoi(argv[2]) : 300;

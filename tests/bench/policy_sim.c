@@ -19,9 +19,9 @@
 **                                  another part of the key space 10 times.
 ** Models: LRU; SIEVE (NSDI'24: a FIFO with a visited bit and a hand);
 ** S3-FIFO (SOSP'23: a probationary FIFO, 5% here as in the backend where
-** the paper has 10% (higher on every trace here but the loop, a tie), a main
-*FIFO with 2-bit
-** frequencies and a ghost queue of recently evicted keys); W-TinyLFU
+** the paper has 10% (higher on every trace here but the loop, a tie), a
+** main FIFO with 2-bit frequencies and a ghost queue of recently evicted
+** keys); W-TinyLFU
 ** (Caffeine's policy with a fixed 1% window, for comparison: the backend
 ** does not have it); Belady (evicts
 ** the entry used furthest in the future, and does not admit a key whose
