@@ -18,8 +18,9 @@ mkdir -p "$out"
 csv=$(mktemp)
 trap 'rm -f "$csv"' EXIT
 {
-  echo "Made by \`tests/run policy\` on $(date -u +%Y-%m-%d), $(uname -sm)," \
-    "$(nproc) cores: \`$build/tests/bench/policy_sim $requests\`."
+  echo "Made by \`tests/bench/policy_report.sh $build\` (tests/run policy)" \
+    "on $(date -u +%Y-%m-%d), $(uname -sm), $(nproc) cores:" \
+    "\`$build/tests/bench/policy_sim $requests\`."
   echo
   "$build/tests/bench/policy_sim" "$requests" "$csv"
 } >"$out/policy.md"
