@@ -52,7 +52,8 @@ struct pc_ebr_rec {
   pc_ebr_rec *next; /* in g_recs; set before the record is published */
 };
 
-/* Written only when it advances; on its own line. */
+/* Written only when it advances; it starts a line, and what shares the
+** line with it is read-mostly too. */
 static alignas(128) _Atomic uint64_t g_epoch = 1;
 static _Atomic(pc_ebr_rec *) g_recs;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;

@@ -140,7 +140,7 @@
 #define MEM_RECLAIM_BUCKETS 4
 #define MEM_RECLAIM_ENTRIES 16
 #define MEM_FOREIGN_RECLAIM_EVERY 8 /* power of two */
-#define HASH_MASK 0xFFFFFFu         /* the hash bits a ghost slot keeps */
+#define MEM_MAX_BUCKETS (1u << 24)  /* per shard (header: bounds) */
 
 /* ---- Entries ---- */
 
@@ -237,13 +237,6 @@ static inline int64_t entry_bytes(const pc_entry *e) {
   size_t nkey;
   entry_key(e, &nkey);
   return (int64_t)nkey + e->nval;
-}
-
-/* The 24 hash bits of e's key that the ghost keeps. */
-static inline uint32_t entry_h24(const pc_entry *e) {
-  size_t nkey;
-  const unsigned char *k = entry_key(e, &nkey);
-  return (uint32_t)(pc__hash(k, nkey) & HASH_MASK);
 }
 
 /* Whether the n bytes at a and b are equal. Keys are mostly short: up to 16
@@ -364,6 +357,7 @@ enum { POL_LRU, POL_SIEVE, POL_S3FIFO };
 #define POL_MAIN 0x4u    /* S3-FIFO: in the main queue */
 #define POL_VISITED 0x1u /* SIEVE */
 #define GHOST_WAYS 4
+#define GHOST_FP_MASK 0xFFFFFFu /* the hash bits a ghost slot keeps */
 
 typedef struct pc_list {
   uint32_t head, tail; /* handles; head: newest */
@@ -427,11 +421,12 @@ typedef struct mem_table {
 
 typedef struct pc_shard {
   /* What a get without the lock reads: written only when the table
-  ** doubles, on a line of its own (the lock's line
-  ** changes hands with every write). */
+  ** doubles, on a line of its own (the lock's line changes hands with
+  ** every write). slab, slab_lock and policy are the store's, copied here
+  ** so that the functions of a shard need no pc_mem. */
   alignas(64) _Atomic(mem_table *) table; /* pc__free */
-  _Atomic(pc_slab *) slab;                /* the store's (set at open) */
-  atomic_bool *slab_lock;                 /* the store's */
+  pc_slab *slab;                          /* set at open, never changed */
+  atomic_bool *slab_lock;
   _Atomic uint32_t seq;         /* odd while do_grow() moves entries */
   unsigned char policy;         /* POL_*, the store's */
   alignas(64) atomic_bool lock; /* guards every field below but the
@@ -445,7 +440,7 @@ typedef struct pc_shard {
   ** reader without the lock can be looking at them (pc__ebr_safe) and,
   ** for an entry, no reader holds it. */
   uint32_t limbo_head, limbo_tail;
-  mem_table *tlimbo;
+  mem_table *tlimbo, *tlimbo_tail; /* oldest first */
   /* The policy's state (its section). */
   pc_list q[2];    /* LRU, SIEVE: q[0]; S3-FIFO: q[0] small, q[1] main */
   size_t nsmall;   /* S3-FIFO: entries in q[0] */
@@ -484,11 +479,7 @@ typedef struct pc_mem {
 
 enum { RM_DELETED, RM_EXPIRED, RM_EVICTED };
 
-/* The shard's slab and table (shard lock held, or after a handle read
-** with acquire). */
-static inline pc_slab *SL(pc_shard *s) {
-  return atomic_load_explicit(&s->slab, memory_order_relaxed);
-}
+/* The shard's table (shard lock held). */
 static inline mem_table *tab(pc_shard *s) {
   return atomic_load_explicit(&s->table, memory_order_relaxed);
 }
@@ -524,7 +515,7 @@ static bool ghost_take(pc_shard *s, uint32_t h24) {
   uint32_t *b = ghost_bucket(s, h24), fp = ghost_fp(h24);
   uint32_t w = ghost_window(s);
   for (int i = 0; i < GHOST_WAYS; i++) {
-    if ((b[i] & HASH_MASK) == fp && ghost_age(s, b[i]) < w) {
+    if ((b[i] & GHOST_FP_MASK) == fp && ghost_age(s, b[i]) < w) {
       b[i] = 0;
       return true;
     }
@@ -566,7 +557,7 @@ static void ghost_add(pc_shard *s, uint32_t h24) {
 /* Links a new entry h with hash bits h24 (no entry under its key was
 ** linked). */
 static void pol_insert(pc_shard *s, uint32_t h, uint32_t h24) {
-  pc_slab *sl = SL(s);
+  pc_slab *sl = s->slab;
   e_set_pol(E(sl, h), 0);
   if (s->policy == POL_S3FIFO && !ghost_take(s, h24)) {
     list_push(sl, &s->q[0], h);
@@ -597,7 +588,7 @@ static inline void pol_hit(unsigned policy, pc_entry *e, uint32_t v) {
 
 /* A hit on h (get, touch, an overwrite in place), shard lock held. */
 static inline void pol_access(pc_shard *s, uint32_t h) {
-  pc_slab *sl = SL(s);
+  pc_slab *sl = s->slab;
   if (s->policy != POL_LRU) {
     pol_hit(s->policy, E(sl, h),
             atomic_load_explicit(&E(sl, h)->rp, memory_order_relaxed));
@@ -614,7 +605,7 @@ static inline pc_list *pol_list(pc_shard *s, const pc_entry *e) {
 
 /* The new entry h replaces o under the same key: a hit, at o's place. */
 static void pol_replace(pc_shard *s, uint32_t o, uint32_t h) {
-  pc_slab *sl = SL(s);
+  pc_slab *sl = s->slab;
   pc_list *l = pol_list(s, E(sl, o));
   e_set_pol(E(sl, h), e_pol(E(sl, o)));
   list_replace(sl, l, o, h);
@@ -622,23 +613,24 @@ static void pol_replace(pc_shard *s, uint32_t o, uint32_t h) {
   pol_access(s, h);
 }
 
-/* Unlinks h, which leaves the shard; `why` is RM_*. */
-static void pol_remove(pc_shard *s, uint32_t h, int why) {
-  pc_slab *sl = SL(s);
+/* Unlinks h, which leaves the shard; `why` is RM_*; h24: its key's hash
+** bits for the ghost (read for an eviction only). */
+static void pol_remove(pc_shard *s, uint32_t h, int why, uint32_t h24) {
+  pc_slab *sl = s->slab;
   pc_entry *e = E(sl, h);
   pc_list *l = pol_list(s, e);
   if (s->hand == h) s->hand = e->q_prev;
   list_remove(sl, l, h);
   if (s->policy == POL_S3FIFO && !(e_pol(e) & POL_MAIN)) {
     s->nsmall--;
-    if (why == RM_EVICTED) ghost_add(s, entry_h24(e));
+    if (why == RM_EVICTED) ghost_add(s, h24);
   }
 }
 
 /* SIEVE: from the hand toward the head (then again from the tail), clears
 ** visited bits up to the first entry without one. */
 static uint32_t sieve_victim(pc_shard *s, uint32_t keep) {
-  pc_slab *sl = SL(s);
+  pc_slab *sl = s->slab;
   pc_list *l = &s->q[0];
   uint32_t h = s->hand ? s->hand : l->tail;
   bool cleared = true; /* since keep was last passed */
@@ -664,7 +656,7 @@ static uint32_t sieve_victim(pc_shard *s, uint32_t keep) {
 ** more (or main has nothing else), else the main tail; entries that earned
 ** it move to main or go round main again on the way. */
 static uint32_t s3fifo_victim(pc_shard *s, uint32_t keep) {
-  pc_slab *sl = SL(s);
+  pc_slab *sl = s->slab;
   pc_list *sm = &s->q[0], *mn = &s->q[1];
   for (;;) {
     bool main_has = mn->tail && !(mn->tail == keep && mn->head == keep);
@@ -794,25 +786,13 @@ static int mem_check_size(const pc_mem *m, size_t nkey, size_t nval) {
 static inline __attribute__((always_inline)) pc_link *
 do_find(pc_shard *s, uint64_t h, const void *key, size_t nkey) {
   mem_table *t = tab(s);
-  pc_slab *sl = SL(s);
+  pc_slab *sl = s->slab;
   uint32_t kw = key_word(h, nkey);
   for (pc_link *link = &t->b[h & t->mask]; ld(link);
        link = &E(sl, ld(link))->hnext) {
     if (entry_is(E(sl, ld(link)), kw, key, nkey)) return link;
   }
   return NULL;
-}
-
-/* The link that holds h, which is linked in s. */
-static pc_link *do_link_of(pc_shard *s, uint32_t h) {
-  mem_table *t = tab(s);
-  pc_slab *sl = SL(s);
-  size_t nkey;
-  const unsigned char *key = entry_key(E(sl, h), &nkey);
-  pc_link *link = &t->b[pc__hash(key, nkey) & t->mask];
-  while (ld(link) != h)
-    link = &E(sl, ld(link))->hnext;
-  return link;
 }
 
 /* ---- Limbo ---- */
@@ -823,7 +803,7 @@ static pc_link *do_link_of(pc_shard *s, uint32_t h) {
 ** dropped once no reader without the lock can be looking at it and no
 ** reader holds it. */
 static void limbo_add(pc_shard *s, uint32_t h, uint32_t tag) {
-  pc_slab *sl = SL(s);
+  pc_slab *sl = s->slab;
   pc_entry *e = E(sl, h);
   e->retired = tag;
   e->limbo_next = 0;
@@ -838,7 +818,7 @@ static void limbo_add(pc_shard *s, uint32_t h, uint32_t tag) {
 ** a reader still holds goes back in line), and the tables that did. Called
 ** by every write with the lock held. */
 static void limbo_reclaim(pc_shard *s, size_t budget) {
-  pc_slab *sl = SL(s);
+  pc_slab *sl = s->slab;
   uint32_t first_held = 0;
   bool locked = false;
   for (size_t i = 0; i < budget && s->limbo_head; i++) {
@@ -858,24 +838,21 @@ static void limbo_reclaim(pc_shard *s, size_t budget) {
     }
   }
   if (locked) spin_unlock(s->slab_lock);
-  mem_table **tp = &s->tlimbo, *t;
-  while ((t = *tp) != NULL) {
-    if (pc__ebr_safe(t->retired)) {
-      *tp = t->limbo_next;
-      pc__free(t);
-    } else {
-      tp = &t->limbo_next;
-    }
+  mem_table *t;
+  while ((t = s->tlimbo) != NULL && pc__ebr_safe(t->retired)) {
+    s->tlimbo = t->limbo_next;
+    if (!s->tlimbo) s->tlimbo_tail = NULL;
+    pc__free(t);
   }
 }
 
 /* Unlinks h (at *link) and puts it in limbo, counting it as `why` in the
-** shard's counters. */
+** shard's counters; h24 as pol_remove() takes it. */
 static void do_remove(pc_mem *m, pc_shard *s, pc_link *link, uint32_t h,
-                      int why) {
-  pc_entry *e = E(SL(s), h);
+                      int why, uint32_t h24) {
+  pc_entry *e = E(s->slab, h);
   st(link, ld(&e->hnext));
-  pol_remove(s, h, why);
+  pol_remove(s, h, why, h24);
   s->count--;
   if (e_exp(e) != PC_EXPIRES_NEVER) s->nexpiring--;
   atomic_fetch_sub_explicit(&m->entries, 1, memory_order_relaxed);
@@ -905,8 +882,8 @@ static inline __attribute__((always_inline)) pc_link *
 do_find_live(pc_mem *m, pc_shard *s, uint64_t h, const void *key, size_t nkey,
              int64_t *now) {
   pc_link *link = do_find(s, h, key, nkey);
-  if (link && expired(E(SL(s), ld(link)), now)) {
-    do_remove(m, s, link, ld(link), RM_EXPIRED);
+  if (link && expired(E(s->slab, ld(link)), now)) {
+    do_remove(m, s, link, ld(link), RM_EXPIRED, 0);
     return NULL;
   }
   return link;
@@ -931,9 +908,9 @@ static mem_table *table_new(size_t n) {
 ** and such a reader trusts a miss only when seq did not change. */
 static void do_grow(pc_shard *s) {
   mem_table *t = tab(s);
-  pc_slab *sl = SL(s);
+  pc_slab *sl = s->slab;
   size_t n = t->mask + 1;
-  if (2 * n - 1 > HASH_MASK || n > SIZE_MAX / 2 / sizeof(pc_link)) return;
+  if (2 * n > MEM_MAX_BUCKETS || n > SIZE_MAX / 2 / sizeof(pc_link)) return;
   mem_table *nt = table_new(2 * n);
   if (!nt) return;
   uint32_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
@@ -955,8 +932,12 @@ static void do_grow(pc_shard *s) {
   atomic_store_explicit(&s->table, nt, memory_order_release);
   atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
   t->retired = pc__ebr_tag();
-  t->limbo_next = s->tlimbo;
-  s->tlimbo = t;
+  t->limbo_next = NULL;
+  if (s->tlimbo_tail)
+    s->tlimbo_tail->limbo_next = t;
+  else
+    s->tlimbo = t;
+  s->tlimbo_tail = t;
 }
 
 /* Links the new entry h (holding its one reference), whose key hashes to
@@ -964,7 +945,7 @@ static void do_grow(pc_shard *s) {
 ** replaces in place (old goes to limbo), or NULL when the key is absent. */
 static void do_link(pc_mem *m, pc_shard *s, pc_link *old, uint32_t h,
                     uint64_t hash) {
-  pc_slab *sl = SL(s);
+  pc_slab *sl = s->slab;
   pc_entry *e = E(sl, h);
   int64_t nbytes = entry_bytes(e);
   if (e_exp(e) != PC_EXPIRES_NEVER) s->nexpiring++;
@@ -984,7 +965,7 @@ static void do_link(pc_mem *m, pc_shard *s, pc_link *old, uint32_t h,
   pc_link *head = &t->b[hash & t->mask];
   atomic_init(&e->hnext, ld(head));
   st(head, h);
-  pol_insert(s, h, (uint32_t)(hash & HASH_MASK));
+  pol_insert(s, h, (uint32_t)(hash & GHOST_FP_MASK));
   s->count++;
   atomic_fetch_add_explicit(&m->entries, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&m->bytes, nbytes, memory_order_relaxed);
@@ -998,18 +979,33 @@ static void do_reclaim_step(pc_mem *m, pc_shard *s, int64_t *now) {
   if (s->nexpiring == 0) return;
   size_t seen = 0;
   mem_table *t = tab(s);
-  pc_slab *sl = SL(s);
+  pc_slab *sl = s->slab;
   for (int b = 0; b < MEM_RECLAIM_BUCKETS && seen < MEM_RECLAIM_ENTRIES; b++) {
     pc_link *link = &t->b[s->cursor++ & t->mask];
     uint32_t h;
     while ((h = ld(link)) != 0) {
       seen++;
       if (expired(E(sl, h), now))
-        do_remove(m, s, link, h, RM_EXPIRED);
+        do_remove(m, s, link, h, RM_EXPIRED, 0);
       else
         link = &E(sl, h)->hnext;
     }
   }
+}
+
+/* Removes v, the policy's victim in s: an eviction, or an expiration if
+** it had expired. Its key is hashed once, for its bucket and the ghost. */
+static void do_evict_one(pc_mem *m, pc_shard *s, uint32_t v, int64_t *now) {
+  pc_entry *e = E(s->slab, v);
+  size_t nkey;
+  const unsigned char *key = entry_key(e, &nkey);
+  uint64_t hash = pc__hash(key, nkey);
+  mem_table *t = tab(s);
+  pc_link *link = &t->b[hash & t->mask];
+  while (ld(link) != v)
+    link = &E(s->slab, ld(link))->hnext;
+  do_remove(m, s, link, v, expired(e, now) ? RM_EXPIRED : RM_EVICTED,
+            (uint32_t)(hash & GHOST_FP_MASK));
 }
 
 /* Evicts from s while the store is over a bound, never `keep` (the entry
@@ -1018,8 +1014,7 @@ static void do_evict(pc_mem *m, pc_shard *s, uint32_t keep, int64_t *now) {
   while (mem_over(m)) {
     uint32_t v = pol_victim(s, keep);
     if (!v) return;
-    do_remove(m, s, do_link_of(s, v), v,
-              expired(E(SL(s), v), now) ? RM_EXPIRED : RM_EVICTED);
+    do_evict_one(m, s, v, now);
   }
 }
 
@@ -1049,8 +1044,7 @@ static void mem_after_write(pc_mem *m, pc_shard *own, uint64_t w,
       ** its hand and its entries, which only an eviction should do. */
       uint32_t v = mem_over(m) ? pol_victim(s, 0) : 0;
       if (v) {
-        do_remove(m, s, do_link_of(s, v), v,
-                  expired(E(SL(s), v), now) ? RM_EXPIRED : RM_EVICTED);
+        do_evict_one(m, s, v, now);
         idle = 0;
       } else {
         idle++;
@@ -1079,8 +1073,8 @@ static uint32_t entry_new(pc_shard *s, uint64_t hash, const void *key,
   uint32_t h, kw = key_word(hash, nkey);
   size_t nlen = (kw & 0xFFFFu) == NKEY_LONG ? 4 : 0;
   spin_lock(s->slab_lock);
-  pc_entry *e =
-      pc__slab_alloc(SL(s), offsetof(pc_entry, data) + nval + nlen + nkey, &h);
+  pc_entry *e = pc__slab_alloc(
+      s->slab, offsetof(pc_entry, data) + nval + nlen + nkey, &h);
   spin_unlock(s->slab_lock);
   if (!e) return 0;
   atomic_init(&e->expires, expires);
@@ -1150,7 +1144,7 @@ static int mem_open(const pc_config *cfg, void **pb) {
       return pc__error(PC_NOMEM, "out of memory");
     }
     atomic_init(&s->table, t);
-    atomic_init(&s->slab, m->slab);
+    s->slab = m->slab;
     s->slab_lock = &m->slab_lock;
     atomic_init(&s->seq, 0);
     s->policy = (unsigned char)policy;
@@ -1185,7 +1179,7 @@ static void mem_close(void *b) {
   for (unsigned i = 0; i < m->nshards; i++) {
     pc_shard *s = &m->shards[i];
     mem_table *t = tab(s);
-    for (size_t j = 0; sl && j <= t->mask; j++) {
+    for (size_t j = 0; j <= t->mask; j++) {
       for (uint32_t h = ld(&t->b[j]), next; h; h = next) {
         next = ld(&E(sl, h)->hnext);
         close_entry(sl, h, &held);
@@ -1251,7 +1245,7 @@ static int get_unlocked(pc_shard *s, uint64_t h, const void *key, size_t nkey,
   uint32_t eh = atomic_load_explicit(&t->b[h & t->mask], memory_order_acquire);
   pc_entry *e = NULL;
   if (eh) {
-    pc_slab *sl = SL(s); /* published before any handle */
+    pc_slab *sl = s->slab;
     uint32_t kw = key_word(h, nkey);
     for (int hops = 0;; hops++) {
       e = E(sl, eh);
@@ -1295,7 +1289,7 @@ out:
 
 /* The live entry under key: PC_OK with *val referencing its bytes in place
 ** (val->free_fn drops the reference) and *expires, or PC_NOTFOUND (an
-** expired entry found is removed). The entry becomes the most recent. */
+** expired entry found is removed). The entry counts as a hit. */
 static int mem_get(void *b, const void *key, size_t nkey, int64_t now,
                    pc_buf *val, int64_t *expires) {
   pc_mem *m = b;
@@ -1306,14 +1300,16 @@ static int mem_get(void *b, const void *key, size_t nkey, int64_t now,
     if (rc != GET_LOCKED) return rc;
   }
   shard_lock(s);
+  uint32_t tail = s->limbo_tail;
   pc_link *link = do_find_live(m, s, h, key, nkey, &now);
   if (!link) {
-    if (s->limbo_head) limbo_reclaim(s, LIMBO_BUDGET); /* it may have expired */
+    if (s->limbo_tail != tail) /* it removed an expired entry */
+      limbo_reclaim(s, LIMBO_BUDGET);
     shard_unlock(s);
     return PC_NOTFOUND;
   }
   uint32_t eh = ld(link);
-  pc_entry *e = E(SL(s), eh);
+  pc_entry *e = E(s->slab, eh);
   pol_access(s, eh);
   if (expires) *expires = e_exp(e);
   int rc = PC_OK;
@@ -1340,7 +1336,7 @@ static int mem_get(void *b, const void *key, size_t nkey, int64_t now,
 ** common refresh of a cached entry. */
 static bool do_rewrite(pc_shard *s, uint32_t oh, const void *val, size_t nval,
                        int64_t expires, int flags) {
-  pc_entry *o = E(SL(s), oh);
+  pc_entry *o = E(s->slab, oh);
   if (o->nval != nval ||
       (atomic_load_explicit(&o->rp, memory_order_relaxed) & REFS_MASK) != 1)
     return false;
@@ -1396,7 +1392,7 @@ static int mem_set(void *b, const void *key, size_t nkey, const void *val,
       return pc__error(PC_NOMEM, "out of memory");
     }
     if ((flags & PC_SET_KEEPTTL) && old)
-      e_set_exp(E(SL(s), e), e_exp(E(SL(s), ld(old))));
+      e_set_exp(E(s->slab, e), e_exp(E(s->slab, ld(old))));
     do_link(m, s, old, e, h);
   }
   do_reclaim_step(m, s, &now);
@@ -1416,7 +1412,7 @@ static int mem_del(void *b, const void *key, size_t nkey, int64_t now) {
   pc_shard *s = shard_of(m, h);
   shard_lock(s);
   pc_link *link = do_find_live(m, s, h, key, nkey, &now);
-  if (link) do_remove(m, s, link, ld(link), RM_DELETED);
+  if (link) do_remove(m, s, link, ld(link), RM_DELETED, 0);
   limbo_reclaim(s, LIMBO_BUDGET);
   shard_unlock(s);
   return link ? PC_OK : PC_NOTFOUND;
@@ -1434,9 +1430,9 @@ static int mem_clear(void *b, int64_t now, int64_t *removed) {
     int64_t n = 0, nbytes = 0, nexpired = 0;
     shard_lock(s);
     mem_table *t = tab(s);
-    pc_slab *sl = SL(s);
+    pc_slab *sl = s->slab;
     uint32_t before = s->limbo_tail; /* limbo's last entry not from here */
-    for (size_t j = 0; sl && j <= t->mask; j++) {
+    for (size_t j = 0; j <= t->mask; j++) {
       uint32_t h = ld(&t->b[j]);
       st(&t->b[j], 0);
       while (h) {
@@ -1473,22 +1469,24 @@ static int mem_clear(void *b, int64_t now, int64_t *removed) {
 }
 
 /* Sets the expiry of the live entry under key (which becomes the most
-** recent): PC_OK, or PC_NOTFOUND. */
+** recent under LRU; a hit under the FIFO policies): PC_OK, or
+** PC_NOTFOUND. */
 static int mem_touch(void *b, const void *key, size_t nkey, int64_t expires,
                      int64_t now) {
   pc_mem *m = b;
   uint64_t h = pc__hash(key, nkey);
   pc_shard *s = shard_of(m, h);
   shard_lock(s);
+  uint32_t tail = s->limbo_tail;
   pc_link *link = do_find_live(m, s, h, key, nkey, &now);
   if (link) {
-    pc_entry *e = E(SL(s), ld(link));
+    pc_entry *e = E(s->slab, ld(link));
     s->nexpiring += (expires != PC_EXPIRES_NEVER);
     s->nexpiring -= (e_exp(e) != PC_EXPIRES_NEVER);
     e_set_exp(e, expires);
     pol_access(s, ld(link));
-  } else if (s->limbo_head) {
-    limbo_reclaim(s, LIMBO_BUDGET); /* what it found may have expired */
+  } else if (s->limbo_tail != tail) { /* it removed an expired entry */
+    limbo_reclaim(s, LIMBO_BUDGET);
   }
   shard_unlock(s);
   return link ? PC_OK : PC_NOTFOUND;
@@ -1512,7 +1510,7 @@ static int mem_incr(void *b, const void *key, size_t nkey, int64_t delta,
   shard_lock(s);
   pc_link *old = do_find_live(m, s, h, key, nkey, &now);
   if (old) {
-    pc_entry *o = E(SL(s), ld(old));
+    pc_entry *o = E(s->slab, ld(old));
     rc = codec->decode(o->data, o->nval, &cur);
     if (rc != PC_OK) goto out;
     expires = e_exp(o);
@@ -1634,8 +1632,8 @@ static int scan_collect(pc_mem_scan *it, pc_shard *s) {
   }
   size_t n = 0;
   mem_table *t = tab(s);
-  pc_slab *sl = SL(s);
-  for (size_t j = 0; sl && j <= t->mask; j++) {
+  pc_slab *sl = s->slab;
+  for (size_t j = 0; j <= t->mask; j++) {
     for (uint32_t h = ld(&t->b[j]); h; h = ld(&E(sl, h)->hnext)) {
       pc_entry *e = E(sl, h);
       size_t nk;

@@ -10,7 +10,8 @@
 **
 ** A handle is (page index << PC_SLAB_OFF_BITS) | (slot offset / 8), and is
 ** never 0. The struct is visible only so that pc__slab_ptr() can be inline;
-** every field but `top` is pc_slab.c's.
+** every field but `top` is pc_slab.c's (and tests/unit/test_slab.c's, which
+** lowers max_index to run out of handles).
 */
 #ifndef PC_SLAB_H
 #define PC_SLAB_H
