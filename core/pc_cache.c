@@ -918,10 +918,7 @@ static __attribute__((noinline)) int tier_get(pc_cache *c, const void *key,
   tier_sync(c, v);
   uint64_t epoch = atomic_load_explicit(&t->epoch, memory_order_acquire);
   pc_buf buf;
-  /* A late clock: an entry the tier treats as expired a few ms early is
-  ** read from the store, which checks its expiry exactly. */
-  rc = pc__memory_backend.get(t->m, key, nkey, pc__now_mono_late_ms(), &buf,
-                              NULL);
+  rc = pc__memory_backend.get(t->m, key, nkey, PC_NOW_LAZY, &buf, NULL);
   bool from_tier = rc == PC_OK;
   if (rc == PC_NOTFOUND) {
     int64_t expires;

@@ -51,7 +51,7 @@ unsigned pc__fork_gen(void);
 
 /* A monotonic time in ms not before pc_now_mono_ms(), and cheaper to read
 ** (the system's coarse clock and its resolution; an installed clock as it
-** is): for expiry checks where a few ms early is harmless. */
+** is): an expiry later than it has not passed. */
 int64_t pc__now_mono_late_ms(void);
 
 /* Epoch-based reclamation (pc_ebr.c): a reader that takes no lock runs

@@ -865,11 +865,15 @@ static void do_remove(pc_mem *m, pc_shard *s, pc_link *link, uint32_t h,
 }
 
 /* Whether an entry expiring at `exp` has expired at *now. A lazy *now
-** (PC_NOW_LAZY) is read from the clock, once per call, and only for an
-** entry that has an expiry. */
+** (PC_NOW_LAZY) is read from the clock only for an entry that has an
+** expiry, and then first from the cheap late clock: an expiry after it has
+** not passed; only one before it reads the precise clock (once per call). */
 static inline bool exp_passed(int64_t exp, int64_t *now) {
   if (exp == PC_EXPIRES_NEVER) return false;
-  if (*now == PC_NOW_LAZY) *now = pc_now_mono_ms();
+  if (*now == PC_NOW_LAZY) {
+    if (exp > pc__now_mono_late_ms()) return false;
+    *now = pc_now_mono_ms();
+  }
   return exp <= *now;
 }
 static inline bool expired(const pc_entry *e, int64_t *now) {

@@ -93,20 +93,19 @@ static pc_clock g_clock = {sys_mono, sys_wall, NULL};
 /* A monotonic time not before now, in ms, cheaply: the system's coarse
 ** clock (the last timer tick, 4.7 ns a read here against 16.8 for the
 ** precise one) plus its resolution, rounded up; an installed clock as it
-** is. For checks where expiring a little early is harmless: a memory
-** tier's entry that looks expired is read again from its store. */
+** is. An expiry after it has not passed: most reads need no more. */
 int64_t pc__now_mono_late_ms(void) {
-  static _Atomic int64_t res_ms; /* 0: not known yet */
+  static _Atomic int64_t res_ms; /* 0: not known yet; -1: no coarse clock */
   if (g_clock.mono_ms != sys_mono) return g_clock.mono_ms(g_clock.ctx);
   int64_t r = atomic_load_explicit(&res_ms, memory_order_relaxed);
   if (r == 0) {
     struct timespec ts;
-    if (clock_getres(CLOCK_MONOTONIC_COARSE, &ts) != 0 || ts.tv_sec > 0)
-      return sys_mono(NULL);      /* no usable coarse clock */
-    r = ts.tv_nsec / 1000000 + 2; /* the tick, and the ms rounding */
+    r = clock_getres(CLOCK_MONOTONIC_COARSE, &ts) == 0 && ts.tv_sec == 0
+            ? ts.tv_nsec / 1000000 + 2 /* the tick, and the ms rounding */
+            : -1;
     atomic_store_explicit(&res_ms, r, memory_order_relaxed);
   }
-  return sys_ms(CLOCK_MONOTONIC_COARSE) + r;
+  return r < 0 ? sys_mono(NULL) : sys_ms(CLOCK_MONOTONIC_COARSE) + r;
 }
 
 void pc_set_clock(const pc_clock *clk) {

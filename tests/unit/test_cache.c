@@ -3,6 +3,7 @@
 ** open/close semantics, TTL rules on the manual clock, statistics,
 ** iteration, and out-of-memory paths through the failing allocator.
 */
+#include "pc_internal.h"
 #include "pc_test.h"
 
 #include <math.h>
@@ -287,8 +288,27 @@ static void test_oom(void) {
   pc_test_each_allocation_failing(oom_attempt, 200);
 }
 
+/* The late clock is never behind the precise one, which is what lets an
+** expiry after it count as not passed, and is at most a few ticks ahead;
+** an installed clock is read as it is. */
+static void test_late_clock(void) {
+  pc_set_clock(NULL);
+  int behind = 0, far = 0;
+  for (int i = 0; i < 200000; i++) {
+    int64_t now = pc_now_mono_ms();
+    int64_t late = pc__now_mono_late_ms();
+    behind += late < now;
+    far += late - now > 100;
+  }
+  CHECK_EQ_INT(behind, 0);
+  CHECK_EQ_INT(far, 0);
+  pc_test_use_manual_clock();
+  CHECK_EQ_INT(pc__now_mono_late_ms(), pc_now_mono_ms());
+}
+
 int main(void) {
   pc_test_use_failing_allocator();
+  test_late_clock();
   pc_test_use_manual_clock();
   test_ttl_rules();
   test_registry();

@@ -79,6 +79,26 @@ static void test_expiry_on_clock(void) {
 }
 
 /* A write reclaims at most 8 expired entries: bounded work, never a scan. */
+/* Through a memory tier: a value served from the tier until its expiry,
+** never at or after it (the tier's lazy clock and the store's wall-clock
+** expiry, on the manual clock). */
+static void test_tier_expiry(void) {
+  pc_cache *c = open_fs("tierexp", "tierexp", ",\"local_max_bytes\":\"1MB\"");
+  CHECK_EQ_INT(set_text(c, "a", "1", 1000), PC_OK);
+  check_get(c, "a", "1"); /* from the store, into the tier */
+  check_get(c, "a", "1"); /* from the tier */
+  char *json = pc_stats_json(c);
+  const char *tier = json ? strstr(json, "\"tier\":") : NULL;
+  CHECK(tier && strstr(tier, "\"hits\":1,"));
+  pc_free(json);
+  pc_test_advance(999);
+  check_get(c, "a", "1");
+  pc_test_advance(1);
+  check_get(c, "a", NULL);
+  CHECK_EQ_INT(pc_cache_close("tierexp"), PC_OK);
+  pc_cache_release(c);
+}
+
 static void test_reclaim_bounded(void) {
   pc_cache *c = open_fs("recl", "recl", "");
   char k[32];
@@ -206,6 +226,7 @@ int main(void) {
     return 1;
   }
   test_expiry_on_clock();
+  test_tier_expiry();
   test_reclaim_bounded();
   test_reclaim_foreign();
   test_bounds();
