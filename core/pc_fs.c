@@ -179,20 +179,19 @@ typedef struct fs_store {
   ** before the next write is noted once (a rare collision loses a note,
   ** which only makes the recency more approximate). */
   uint64_t vseen[FS_VISIT_SEEN / 64];
-  /* version(): see fs_version(). The mapped header, once there is one
-  ** in this process (shm_gen), read without the mutex. */
-  _Atomic(const unsigned char *) shm_fast;
-  _Atomic unsigned shm_gen;
-  pthread_mutex_t watch_mu; /* guards the fields below */
-  fs_conn *watch;           /* fs_conn_close; opened on first use */
-  sqlite3_stmt *watch_st;   /* sqlite3_finalize */
-  const unsigned char *shm; /* munmap(FS_SHM_MAP); the WAL-index, or NULL */
-  int64_t dv_seen;          /* without shm: PRAGMA data_version last read */
-  uint64_t version;         /* without shm, what version() returns:
-                               bumped by every change seen, and by every
-                               (re)opening of the watch, which cannot
-                               know what it missed */
-  unsigned watch_gen;       /* pc__fork_gen() watch belongs to */
+  /* version(): see fs_version(). Written under watch_mu; shm and
+  ** watch_gen are also read without it (shm published before watch_gen). */
+  pthread_mutex_t watch_mu;           /* guards the fields below */
+  fs_conn *watch;                     /* fs_conn_close; opened on first use */
+  sqlite3_stmt *watch_st;             /* sqlite3_finalize */
+  _Atomic(const unsigned char *) shm; /* munmap(FS_SHM_MAP); the WAL-index
+                                         header, or NULL */
+  int64_t dv_seen;            /* without shm: PRAGMA data_version last read */
+  uint64_t version;           /* without shm, what version() returns:
+                                 bumped by every change seen, and by every
+                                 (re)opening of the watch, which cannot
+                                 know what it missed */
+  _Atomic unsigned watch_gen; /* pc__fork_gen() watch belongs to */
 } fs_store;
 
 /* The change a write transaction makes to the totals. */
@@ -1230,12 +1229,13 @@ static int fs_scan_next(void *p, pc_backend_item *item) {
 ** cost of a read transaction per call.
 */
 static int fs_watch_open(fs_store *s) {
-  s->version++; /* a first open, or a forked child's: assume a change */
+  s->version++; /* without shm, a first open or a forked child's cannot
+                   know what it missed: a change */
   s->dv_seen = -1;
-  atomic_store(&s->shm_fast, NULL);
-  if (s->shm) munmap((void *)s->shm, FS_SHM_MAP); /* the parent's mapping */
+  const unsigned char *old = s->shm;
   s->shm = NULL;
-  int rc = fs_conn_open(s, 0, &s->watch); /* one statement of its own */
+  if (old) munmap((void *)old, FS_SHM_MAP); /* the parent's mapping */
+  int rc = fs_conn_open(s, 0, &s->watch);   /* one statement of its own */
   if (rc != PC_OK) return rc;
   if (sqlite3_prepare_v3(s->watch->db, "PRAGMA data_version", -1,
                          SQLITE_PREPARE_PERSISTENT, &s->watch_st,
@@ -1279,32 +1279,31 @@ static uint64_t shm_version(const unsigned char *shm) {
 
 static int fs_version(void *b, uint64_t *out) {
   fs_store *s = b;
-  /* With the header mapped in this process: no lock (a get through a
-  ** memory tier calls this every time, from every thread). */
-  const unsigned char *shm =
-      atomic_load_explicit(&s->shm_fast, memory_order_acquire);
-  if (shm && atomic_load_explicit(&s->shm_gen, memory_order_relaxed) ==
-                 pc__fork_gen()) {
-    *out = shm_version(shm);
-    return PC_OK;
+  unsigned gen = pc__fork_gen();
+  /* With the header mapped by this process: no lock (a get through a
+  ** memory tier calls this every time, from every thread). watch_gen
+  ** first: a forked child that sees its own generation sees the mapping
+  ** made for it, not its parent's. */
+  if (atomic_load_explicit(&s->watch_gen, memory_order_acquire) == gen) {
+    const unsigned char *shm =
+        atomic_load_explicit(&s->shm, memory_order_acquire);
+    if (shm) {
+      *out = shm_version(shm);
+      return PC_OK;
+    }
   }
   int rc = PC_OK;
   pthread_mutex_lock(&s->watch_mu);
-  unsigned gen = pc__fork_gen();
   if (s->watch && s->watch_gen != gen) {
     s->watch = NULL; /* the parent's, after fork: left alone */
     s->watch_st = NULL;
   }
   if (!s->watch) {
     rc = fs_watch_open(s);
-    s->watch_gen = gen;
+    atomic_store_explicit(&s->watch_gen, gen, memory_order_release);
   }
   if (rc == PC_OK && s->shm) {
-    atomic_store(&s->shm_gen, gen);
-    atomic_store_explicit(&s->shm_fast, s->shm, memory_order_release);
     *out = shm_version(s->shm);
-    pthread_mutex_unlock(&s->watch_mu);
-    return PC_OK;
   } else if (rc == PC_OK) {
     if (sqlite3_step(s->watch_st) == SQLITE_ROW) {
       int64_t dv = sqlite3_column_int64(s->watch_st, 0);
@@ -1312,12 +1311,12 @@ static int fs_version(void *b, uint64_t *out) {
         s->dv_seen = dv;
         s->version++;
       }
+      *out = s->version;
     } else {
       rc = fs_err(s, s->watch->db, "read the data version");
     }
     sqlite3_reset(s->watch_st);
   }
-  if (rc == PC_OK) *out = s->version;
   pthread_mutex_unlock(&s->watch_mu);
   return rc;
 }
