@@ -67,14 +67,15 @@ static inline pc_cache *pcx_default(pcx_conn *conn) {
   return pcx_cache(conn, NULL);
 }
 
-/* The UTF-8 bytes of a TEXT value, as they are: sqlite3_value_bytes()
-** converts a UTF-16 value first, then sqlite3_value_blob() returns the
-** bytes (the value stays TEXT). sqlite3_value_text() would also add a NUL,
+/* The bytes of a TEXT (in UTF-8) or BLOB value, as they are:
+** sqlite3_value_bytes() converts a UTF-16 value first (and counts a
+** zeroblob's zeros), then sqlite3_value_blob() returns the bytes (a TEXT
+** value stays TEXT). sqlite3_value_text() would also add a NUL,
 ** which for a value bound with its length (Python's sqlite3 binds every
 ** str so, with SQLITE_TRANSIENT) means copying it into a new allocation
 ** on every call: 190 instructions and a malloc behind SQLite's global
 ** memory mutex per argument. NULL only when out of memory. */
-static inline const void *pcx_text_bytes(sqlite3_value *v, size_t *n) {
+static inline const void *pcx_value_bytes(sqlite3_value *v, size_t *n) {
   int nb = sqlite3_value_bytes(v);
   const void *p = sqlite3_value_blob(v);
   *n = (size_t)nb;
@@ -89,16 +90,9 @@ static inline int pcx_key(sqlite3_value *v, const void **key, size_t *nkey) {
   case SQLITE_NULL:
     return 1;
   case SQLITE_TEXT:
-    *key = pcx_text_bytes(v, nkey);
+  case SQLITE_BLOB:
+    *key = pcx_value_bytes(v, nkey);
     return *key ? 0 : SQLITE_NOMEM;
-  case SQLITE_BLOB: {
-    const void *p = sqlite3_value_blob(v);
-    int n = sqlite3_value_bytes(v);
-    if (!p && n > 0) return SQLITE_NOMEM;
-    *key = p ? p : "";
-    *nkey = (size_t)n;
-    return 0;
-  }
   default: {
     const unsigned char *p = sqlite3_value_text(v);
     if (!p) return SQLITE_NOMEM;

@@ -83,19 +83,17 @@ int pcx_value(sqlite3_value *v, pc_value *out) {
   case SQLITE_FLOAT:
     *out = pc_real(sqlite3_value_double(v));
     return SQLITE_OK;
-  case SQLITE_TEXT: {
+  case SQLITE_TEXT:
+  case SQLITE_BLOB: {
     size_t n;
-    const void *p = pcx_text_bytes(v, &n);
+    const void *p = pcx_value_bytes(v, &n);
     if (!p) return SQLITE_NOMEM;
+    if (sqlite3_value_type(v) == SQLITE_BLOB) {
+      *out = pc_blob(p, n);
+      return SQLITE_OK;
+    }
     *out = pc_text((const char *)p, n);
     out->is_json = sqlite3_value_subtype(v) == PCX_JSON_SUBTYPE;
-    return SQLITE_OK;
-  }
-  case SQLITE_BLOB: {
-    const void *p = sqlite3_value_blob(v);
-    int n = sqlite3_value_bytes(v);
-    if (!p && n > 0) return SQLITE_NOMEM;
-    *out = pc_blob(p, (size_t)n);
     return SQLITE_OK;
   }
   default:

@@ -177,13 +177,12 @@ static int put_value(sqlite3_str *s, sqlite3_value *v) {
   case SQLITE_TEXT:
   case SQLITE_BLOB: {
     int text = sqlite3_value_type(v) == SQLITE_TEXT;
-    const void *p =
-        text ? (const void *)sqlite3_value_text(v) : sqlite3_value_blob(v);
-    int n = sqlite3_value_bytes(v);
-    if (!p && (text || n > 0)) return SQLITE_NOMEM;
+    size_t n;
+    const void *p = pcx_value_bytes(v, &n);
+    if (!p) return SQLITE_NOMEM;
     sqlite3_str_appendchar(s, 1, text ? TAG_TEXT : TAG_BLOB);
     put32(s, (uint32_t)n);
-    if (n) sqlite3_str_append(s, p, n);
+    if (n) sqlite3_str_append(s, p, (int)n);
     return SQLITE_OK;
   }
   default:
