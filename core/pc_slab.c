@@ -56,8 +56,9 @@
 **   Past 7272 the classes stop: an allocation of its own costs its 24-byte
 **   header and malloc's 8 to 23 bytes, under 0.6% of such a request.
 **
-** Memory per slot (test_slab: 1M slots of random sizes 40..190): the
-** footprint exceeds the sum of the sizes rounded to 8 by 0.85 bytes per
+** Memory per slot (test_slab: 1M slots of random sizes 40..190): what the
+** slab holds from the allocator exceeds the sum of the sizes rounded to 8 by
+*0.85 bytes per
 ** slot (0.63 to 0.93 over other seeds), mostly the unfilled end of each of
 ** the 20 classes' last page; page headers add 0.04, the page table 0.02.
 */
@@ -153,7 +154,6 @@ static uint32_t index_take(pc_slab *s) {
       atomic_init(&chunk[j], 0);
     atomic_store_explicit(&s->top[i >> PC_SLAB_CHUNK_BITS], chunk,
                           memory_order_release);
-    s->footprint += SLAB_CHUNK * sizeof *chunk;
   }
   s->nindex++;
   return i;
@@ -221,15 +221,13 @@ static slab_page *page_new(pc_slab *s, unsigned cls) {
   pg->end = (uint16_t)((SLAB_HDR + k * size) / 8);
   page_reset(pg);
   index_set(s, pg);
-  s->footprint += SLAB_HDR + k * size;
   if (target < PC_SLAB_PAGE) s->grow[cls]++;
   return pg;
 }
 
-/* Frees pg, of `bytes` bytes, and its index. */
-static void page_drop(pc_slab *s, slab_page *pg, size_t bytes) {
+/* Frees pg and its index. */
+static void page_drop(pc_slab *s, slab_page *pg) {
   index_put(s, pg->index);
-  s->footprint -= bytes;
   pc__free(pg);
 }
 
@@ -255,7 +253,6 @@ static void *large_alloc(pc_slab *s, size_t n, uint32_t *h) {
   pg->index = i;
   pg->u.nlarge = n8;
   index_set(s, pg);
-  s->footprint += SLAB_HDR + n8;
   s->nlive++;
   *h = i << PC_SLAB_OFF_BITS | SLAB_HDR >> 3;
   return (char *)pg + SLAB_HDR;
@@ -299,7 +296,7 @@ void *pc__slab_alloc(pc_slab *s, size_t n, uint32_t *h) {
 static void slot_free(pc_slab *s, slab_page *pg, uint32_t off) {
   s->nlive--;
   if (pg->cls == SLAB_LARGE) {
-    page_drop(s, pg, page_bytes(pg));
+    page_drop(s, pg);
     return;
   }
   int listed = page_has_room(pg, class_size(pg->cls));
@@ -313,7 +310,7 @@ static void slot_free(pc_slab *s, slab_page *pg, uint32_t off) {
       page_reset(pg);
       s->spare[pg->cls] = pg->index;
     } else {
-      page_drop(s, pg, page_bytes(pg));
+      page_drop(s, pg);
     }
   } else if (!listed) {
     avail_push(s, pg);
@@ -323,10 +320,6 @@ static void slot_free(pc_slab *s, slab_page *pg, uint32_t off) {
 void pc__slab_free(pc_slab *s, uint32_t h) {
   if (!h) return;
   slot_free(s, page_at(s, h >> PC_SLAB_OFF_BITS), (h & SLAB_OFF_MASK) << 3);
-}
-
-size_t pc__slab_footprint(const pc_slab *s) {
-  return s->footprint;
 }
 
 /* ---- Life cycle ---- */
@@ -339,7 +332,6 @@ pc_slab *pc__slab_new(void) {
     atomic_init(&s->top[t], NULL);
   s->nindex = 1;
   s->max_index = PC_SLAB_PAGES;
-  s->footprint = sizeof *s;
   return s;
 }
 
@@ -363,7 +355,7 @@ void pc__slab_close(pc_slab *s) {
   for (unsigned cls = 0; cls < PC_SLAB_NCLASS; cls++) {
     if (s->spare[cls]) {
       slab_page *pg = page_at(s, s->spare[cls]);
-      page_drop(s, pg, page_bytes(pg));
+      page_drop(s, pg);
       s->spare[cls] = 0;
     }
   }

@@ -2,9 +2,9 @@
 ** pc_slab.h: a slab allocator of small slots named by 32-bit handles, for
 ** the memory backend's entries (how it works: pc_slab.c).
 **
-** One slab has one owner, which serializes pc__slab_alloc, pc__slab_free,
-** pc__slab_footprint and pc__slab_close under a lock of its own. Readers
-** without that lock may resolve handles with pc__slab_ptr() at the same
+** One slab has one owner, which serializes pc__slab_alloc, pc__slab_free
+** and pc__slab_close under a lock of its own. Readers without that lock may
+*resolve handles with pc__slab_ptr() at the same
 ** time, provided the owner does not free a handle while a reader resolves
 ** it (the memory backend guarantees that by epoch-based reclamation).
 **
@@ -41,7 +41,6 @@ struct pc_slab {
   uint32_t max_index;  /* PC_SLAB_PAGES; a test lowers it to run out */
   uint32_t closed;     /* pc__slab_close() has run */
   size_t nlive;        /* slots allocated */
-  size_t footprint;    /* bytes held from pc__malloc */
   uint32_t avail[PC_SLAB_NCLASS]; /* per class, first page with a free slot */
   uint32_t spare[PC_SLAB_NCLASS]; /* per class, the empty page kept (or 0) */
   uint8_t grow[PC_SLAB_NCLASS];   /* per class, log2(next page / 4 KiB) */
@@ -77,10 +76,6 @@ static inline void *pc__slab_ptr(const pc_slab *s, uint32_t h) {
 
 /* Gives back the slot of live handle h (h = 0: nothing). */
 void pc__slab_free(pc_slab *s, uint32_t h);
-
-/* Bytes of memory the slab holds from pc__malloc: its pages and large
-** allocations, the chunks of its page table and the slab itself. */
-size_t pc__slab_footprint(const pc_slab *s);
 
 /* The size of the slot a request of n bytes gets, or 0 when n is above
 ** PC_SLAB_MAX_SLOT (then an allocation of n rounded up to 8, plus

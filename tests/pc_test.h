@@ -12,6 +12,7 @@
 
 #include "pocketcache.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,38 +49,49 @@ PC_TEST_UNUSED static int pc_test_checks = 0;
     return pc_test_failures ? 1 : 0;                                           \
   } while (0)
 
-/* ---- Failing, counting allocator ---- */
-PC_TEST_UNUSED static long pc_test_alloc_count = 0; /* allocations made */
-PC_TEST_UNUSED static long pc_test_live = 0; /* allocations not yet freed */
-PC_TEST_UNUSED static long pc_test_fail_at =
-    0; /* fail this allocation (0 = never) */
+/* ---- Failing, counting allocator (thread-safe) ---- */
+PC_TEST_UNUSED static _Atomic long pc_test_alloc_count; /* allocations made */
+PC_TEST_UNUSED static _Atomic long pc_test_live;    /* allocations not freed */
+PC_TEST_UNUSED static _Atomic size_t pc_test_bytes; /* their bytes */
+PC_TEST_UNUSED static _Atomic long pc_test_fail_at; /* fail this allocation
+                                                      (0 = never) */
 
 typedef struct {
   size_t n;
   size_t pad_;
 } pc_test_hdr;
 
+/* Whether this allocation is the one to fail. */
+PC_TEST_UNUSED static int pc_test_failing(void) {
+  long at = pc_test_fail_at;
+  return atomic_fetch_add(&pc_test_alloc_count, 1) + 1 == at && at;
+}
 PC_TEST_UNUSED static void *pc_test_malloc(size_t n) {
-  if (pc_test_fail_at && ++pc_test_alloc_count == pc_test_fail_at) return NULL;
-  if (!pc_test_fail_at) pc_test_alloc_count++;
+  if (pc_test_failing()) return NULL;
   pc_test_hdr *h = (pc_test_hdr *)malloc(sizeof(pc_test_hdr) + n);
   if (!h) return NULL;
   h->n = n;
   pc_test_live++;
+  pc_test_bytes += n;
   return h + 1;
 }
 PC_TEST_UNUSED static void pc_test_free(void *p) {
   if (!p) return;
+  pc_test_hdr *h = (pc_test_hdr *)p - 1;
   pc_test_live--;
-  free((pc_test_hdr *)p - 1);
+  pc_test_bytes -= h->n;
+  free(h);
 }
 PC_TEST_UNUSED static void *pc_test_realloc(void *p, size_t n) {
   if (!p) return pc_test_malloc(n);
-  if (pc_test_fail_at && ++pc_test_alloc_count == pc_test_fail_at) return NULL;
+  if (pc_test_failing()) return NULL;
+  size_t old = ((pc_test_hdr *)p - 1)->n;
   pc_test_hdr *h =
       (pc_test_hdr *)realloc((pc_test_hdr *)p - 1, sizeof(pc_test_hdr) + n);
   if (!h) return NULL;
   h->n = n;
+  pc_test_bytes += n;
+  pc_test_bytes -= old;
   return h + 1;
 }
 PC_TEST_UNUSED static void pc_test_use_failing_allocator(void) {

@@ -2,11 +2,11 @@
 ** test_slab.c: unit tests of the slab allocator (core/pc_slab.c).
 **
 ** Every slot is filled with its own handle, so a slot that overlaps another
-** or moves shows up as a wrong pattern. Most tests run on a thread-safe
-** allocator of this file that counts live blocks and bytes, so the slab's
-** footprint is checked against what it really holds and every test proves
-** it frees all; the out-of-memory test fails each allocation in turn with
-** pc_test.h's failing allocator. The threaded tests (readers resolving
+** or moves shows up as a wrong pattern. The tests run on pc_test.h's
+** allocator, which counts live blocks and bytes (thread-safe): what the
+** slab holds is checked against its layout and every test proves it frees
+** all; the out-of-memory test fails each allocation in turn. The threaded tests
+*(readers resolving
 ** handles while pages are added, orphans freed from two threads while other
 ** slabs close) are for -fsanitize=thread; the rest for -fsanitize=address.
 */
@@ -15,51 +15,27 @@
 #include "pc_test.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #define PAGE PC_SLAB_PAGE
 #define HDR PC_SLAB_PAGE_HEADER
 #define CHUNK_BYTES ((size_t)sizeof(uintptr_t) << PC_SLAB_CHUNK_BITS)
 
-/* ---- A thread-safe allocator that counts blocks and bytes ---- */
+/* ---- The slab under test ---- */
 
-static _Atomic long g_blocks;  /* blocks not yet freed */
-static _Atomic size_t g_bytes; /* their bytes */
+/* pc_test_bytes when the slab under test was made: what it holds from the
+** allocator (its footprint) is pc_test_bytes - g_base. */
+static size_t g_base;
 
-typedef struct {
-  size_t n;
-  size_t pad_;
-} blk_hdr;
-
-static void *cnt_malloc(size_t n) {
-  blk_hdr *b = malloc(sizeof *b + n);
-  if (!b) return NULL;
-  b->n = n;
-  atomic_fetch_add(&g_blocks, 1);
-  atomic_fetch_add(&g_bytes, n);
-  return b + 1;
+static pc_slab *slab_new(void) {
+  g_base = pc_test_bytes;
+  return pc__slab_new();
 }
-static void cnt_free(void *p) {
-  if (!p) return;
-  blk_hdr *b = (blk_hdr *)p - 1;
-  atomic_fetch_sub(&g_blocks, 1);
-  atomic_fetch_sub(&g_bytes, b->n);
-  free(b);
-}
-static void *cnt_realloc(void *p, size_t n) {
-  if (!p) return cnt_malloc(n);
-  size_t old = ((blk_hdr *)p - 1)->n;
-  blk_hdr *b = realloc((blk_hdr *)p - 1, sizeof *b + n);
-  if (!b) return NULL;
-  b->n = n;
-  atomic_fetch_add(&g_bytes, n);
-  atomic_fetch_sub(&g_bytes, old);
-  return b + 1;
-}
-static void use_counting_allocator(void) {
-  pc_allocator a = {cnt_malloc, cnt_realloc, cnt_free};
-  pc_set_allocator(&a);
+static size_t footprint(void) {
+  return pc_test_bytes - g_base;
 }
 
 /* ---- Helpers ---- */
@@ -176,9 +152,9 @@ static void test_classes(void) {
   ** class's size on one page are one slot apart (a class's first pages may
   ** hold one slot: take a few), and one byte more goes to another page
   ** (or, past the last class, an allocation of its own). */
-  use_counting_allocator();
-  long blocks0 = g_blocks;
-  pc_slab *s = pc__slab_new();
+  pc_test_use_failing_allocator();
+  long blocks0 = pc_test_live;
+  pc_slab *s = slab_new();
   for (size_t i = 0; i < g_nbounds; i++) {
     size_t c = g_bounds[i];
     slot a[12], d;
@@ -203,17 +179,17 @@ static void test_classes(void) {
   /* Large requests: exactly their size rounded to 8 plus the header. */
   size_t large[] = {PC_SLAB_MAX_SLOT + 1, 8192, 16385, 100000, 1 << 20};
   for (size_t i = 0; i < sizeof large / sizeof *large; i++) {
-    size_t fp = pc__slab_footprint(s);
+    size_t fp = footprint();
     slot a;
     CHECK(take(s, &a, large[i]));
     CHECK_EQ_INT((a.h & ((1u << PC_SLAB_OFF_BITS) - 1)) * 8, HDR);
-    CHECK_EQ_INT(pc__slab_footprint(s) - fp, HDR + ((large[i] + 7) & ~7u));
+    CHECK_EQ_INT(footprint() - fp, HDR + ((large[i] + 7) & ~7u));
     CHECK(intact(a.p, a.n, a.h));
     pc__slab_free(s, a.h);
-    CHECK_EQ_INT(pc__slab_footprint(s), fp);
+    CHECK_EQ_INT(footprint(), fp);
   }
   pc__slab_close(s);
-  CHECK_EQ_INT(g_blocks, blocks0);
+  CHECK_EQ_INT(pc_test_live, blocks0);
 }
 
 /* ---- Round trips ---- */
@@ -221,12 +197,11 @@ static void test_classes(void) {
 #define NSLOT 4096
 
 static void test_round_trips(void) {
-  use_counting_allocator();
-  long blocks0 = g_blocks;
-  size_t bytes0 = g_bytes;
+  pc_test_use_failing_allocator();
+  long blocks0 = pc_test_live;
+  size_t bytes0 = pc_test_bytes;
   pc_slab *s = pc__slab_new();
   CHECK(s != NULL);
-  CHECK_EQ_INT(pc__slab_footprint(s), g_bytes - bytes0);
   static slot sl[NSLOT];
   memset(sl, 0, sizeof sl);
   for (int step = 0; step < 120000; step++) {
@@ -245,7 +220,6 @@ static void test_round_trips(void) {
     CHECK(take(s, x, n));
     if (step % 20000 == 19999) {
       verify(s, sl, NSLOT);
-      CHECK_EQ_INT(pc__slab_footprint(s), g_bytes - bytes0);
     }
   }
   verify(s, sl, NSLOT);
@@ -263,22 +237,20 @@ static void test_round_trips(void) {
 
   for (size_t i = 0; i < NSLOT; i++)
     if (sl[i].h) pc__slab_free(s, sl[i].h);
-  CHECK_EQ_INT(pc__slab_footprint(s), g_bytes - bytes0);
   pc__slab_close(s);
-  CHECK_EQ_INT(g_blocks, blocks0);
-  CHECK_EQ_INT(g_bytes, bytes0);
+  CHECK_EQ_INT(pc_test_live, blocks0);
+  CHECK_EQ_INT(pc_test_bytes, bytes0);
 }
 
 /* ---- Footprint ---- */
 
 static void test_footprint(void) {
-  use_counting_allocator();
-  long blocks0 = g_blocks;
-  size_t bytes0 = g_bytes;
-  pc_slab *s = pc__slab_new();
-  size_t base = pc__slab_footprint(s);
+  pc_test_use_failing_allocator();
+  long blocks0 = pc_test_live;
+  size_t bytes0 = pc_test_bytes;
+  pc_slab *s = slab_new();
+  size_t base = footprint();
   CHECK_EQ_INT(base, sizeof(pc_slab));
-  CHECK_EQ_INT(g_bytes - bytes0, base);
 
   /* One slot of each class: a first page of about 4 KiB each. */
   uint32_t one[PC_SLAB_NCLASS];
@@ -289,8 +261,7 @@ static void test_footprint(void) {
                  ? g_bounds[i] + HDR
                  : HDR + (4096 - HDR) / g_bounds[i] * g_bounds[i];
   }
-  CHECK_EQ_INT(pc__slab_footprint(s), small);
-  CHECK_EQ_INT(pc__slab_footprint(s), g_bytes - bytes0);
+  CHECK_EQ_INT(footprint(), small);
   for (size_t i = 0; i < g_nbounds; i++)
     pc__slab_free(s, one[i]);
 
@@ -303,7 +274,6 @@ static void test_footprint(void) {
     CHECK(take(s, &sl[i], g_bounds[i % g_nbounds] - i % 8));
   for (size_t i = g_nbounds * PER; i < n; i++)
     CHECK(take(s, &sl[i], PC_SLAB_MAX_SLOT + 1 + rnd() % 50000));
-  CHECK_EQ_INT(pc__slab_footprint(s), g_bytes - bytes0);
   verify(s, sl, n);
   for (size_t i = n - 1; i > 0; i--) { /* shuffle */
     size_t j = rnd() % (i + 1);
@@ -318,29 +288,28 @@ static void test_footprint(void) {
   }
   /* Empty: the slab, its page table's chunks and one spare page (of at
   ** most 64 KiB) per class. */
-  size_t empty = pc__slab_footprint(s);
-  CHECK_EQ_INT(g_blocks - blocks0, 1 + chunks(s) + g_nbounds);
+  size_t empty = footprint();
+  CHECK_EQ_INT(pc_test_live - blocks0, 1 + chunks(s) + g_nbounds);
   CHECK(empty <= base + chunks(s) * CHUNK_BYTES + g_nbounds * (size_t)PAGE);
-  CHECK_EQ_INT(empty, g_bytes - bytes0);
 
   /* The spares serve the next page's worth of each class. */
   for (size_t i = 0; i < g_nbounds; i++)
     CHECK(take(s, &sl[i], g_bounds[i]));
-  CHECK_EQ_INT(pc__slab_footprint(s), empty);
+  CHECK_EQ_INT(footprint(), empty);
   for (size_t i = 0; i < g_nbounds; i++)
     pc__slab_free(s, sl[i].h);
-  CHECK_EQ_INT(pc__slab_footprint(s), empty);
+  CHECK_EQ_INT(footprint(), empty);
   free(sl);
   pc__slab_close(s);
-  CHECK_EQ_INT(g_blocks, blocks0);
-  CHECK_EQ_INT(g_bytes, bytes0);
+  CHECK_EQ_INT(pc_test_live, blocks0);
+  CHECK_EQ_INT(pc_test_bytes, bytes0);
 }
 
 /* ---- Running out of page indexes ---- */
 
 static void test_exhaustion(void) {
-  use_counting_allocator();
-  long blocks0 = g_blocks;
+  pc_test_use_failing_allocator();
+  long blocks0 = pc_test_live;
   pc_slab *s = pc__slab_new();
   s->max_index = 4; /* indexes 1..3 */
   static slot sl[4 * ((PAGE - HDR) / 8)];
@@ -348,7 +317,7 @@ static void test_exhaustion(void) {
   while (k < sizeof sl / sizeof *sl && take(s, &sl[k], 8))
     k++;
   CHECK(k > 3 && k < sizeof sl / sizeof *sl);
-  CHECK_EQ_INT(g_blocks - blocks0, 1 + 1 + 3); /* slab, chunk, 3 pages */
+  CHECK_EQ_INT(pc_test_live - blocks0, 1 + 1 + 3); /* slab, chunk, 3 pages */
   uint32_t h = 1234;
   CHECK(pc__slab_alloc(s, 8, &h) == NULL);
   CHECK(pc__slab_alloc(s, 100, &h) == NULL);
@@ -368,7 +337,7 @@ static void test_exhaustion(void) {
       sl[i].h = 0;
     }
   }
-  CHECK_EQ_INT(g_blocks - blocks0, 1 + 1 + 2);
+  CHECK_EQ_INT(pc_test_live - blocks0, 1 + 1 + 2);
   slot y;
   CHECK(take(s, &y, 100000)); /* page 2's index */
   CHECK_EQ_INT(y.h >> PC_SLAB_OFF_BITS, 2);
@@ -377,26 +346,25 @@ static void test_exhaustion(void) {
   for (size_t i = 0; i < k; i++)
     if (sl[i].h) pc__slab_free(s, sl[i].h);
   pc__slab_close(s);
-  CHECK_EQ_INT(g_blocks, blocks0);
+  CHECK_EQ_INT(pc_test_live, blocks0);
 }
 
 /* ---- Out of memory ---- */
 
 static void oom_attempt(void) {
-  pc_slab *s = pc__slab_new();
+  pc_slab *s = slab_new();
   if (!s) return;
   size_t sizes[] = {8, 100, 1024, 2000, 7000, 9000, 100, 20000, 8};
   uint32_t hs[sizeof sizes / sizeof *sizes];
   size_t k = 0;
   for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
-    size_t fp = pc__slab_footprint(s);
+    size_t fp = footprint();
     uint32_t h = 0;
     void *p = pc__slab_alloc(s, sizes[i], &h);
     if (!p) {
       CHECK_EQ_INT(h, 0);
       /* At most a page table chunk was kept. */
-      CHECK(pc__slab_footprint(s) == fp ||
-            pc__slab_footprint(s) == fp + CHUNK_BYTES);
+      CHECK(footprint() == fp || footprint() == fp + CHUNK_BYTES);
       continue;
     }
     fill(p, sizes[i], h);
@@ -428,12 +396,12 @@ static void test_oom(void) {
 /* ---- Close ---- */
 
 static void test_close_empty(void) {
-  use_counting_allocator();
-  long blocks0 = g_blocks;
+  pc_test_use_failing_allocator();
+  long blocks0 = pc_test_live;
   pc__slab_close(NULL);
   pc__slab_free_orphan(NULL);
   pc__slab_close(pc__slab_new());
-  CHECK_EQ_INT(g_blocks, blocks0);
+  CHECK_EQ_INT(pc_test_live, blocks0);
   pc_slab *s = pc__slab_new();
   uint32_t hs[64];
   for (int i = 0; i < 64; i++)
@@ -441,7 +409,7 @@ static void test_close_empty(void) {
   for (int i = 0; i < 64; i++)
     pc__slab_free(s, hs[i]);
   pc__slab_close(s);
-  CHECK_EQ_INT(g_blocks, blocks0);
+  CHECK_EQ_INT(pc_test_live, blocks0);
 }
 
 /* Orphans of two closed slabs, freed by two threads at once, while the
@@ -478,15 +446,15 @@ static void fill_orphans(pc_slab *s, slot *sl) {
 }
 
 static void test_close_orphans(void) {
-  use_counting_allocator();
-  long blocks0 = g_blocks;
+  pc_test_use_failing_allocator();
+  long blocks0 = pc_test_live;
   static slot a[NORPH], b[NORPH];
   pc_slab *sa = pc__slab_new(), *sb = pc__slab_new();
   fill_orphans(sa, a);
   fill_orphans(sb, b);
   pc__slab_close(sa);
   pc__slab_close(sb);
-  CHECK(g_blocks > blocks0);
+  CHECK(pc_test_live > blocks0);
   for (int i = 0; i < NORPH; i++) /* readers' bytes outlive close */
     CHECK(!a[i].h || intact(a[i].p, a[i].n, a[i].h));
 
@@ -508,7 +476,7 @@ static void test_close_orphans(void) {
   pthread_join(t0, NULL);
   pthread_join(t1, NULL);
   CHECK_EQ_INT(j0.bad + j1.bad, 0);
-  CHECK_EQ_INT(g_blocks, blocks0);
+  CHECK_EQ_INT(pc_test_live, blocks0);
 }
 
 /* ---- Lock-free readers ---- */
@@ -522,26 +490,32 @@ typedef struct {
   pc_slab *s;
   _Atomic uint32_t h[NPUB];
   _Atomic int n;
+  _Atomic long reads; /* handles resolved */
   size_t bad;
 } pub_state;
 
 static void *reader(void *arg) {
   pub_state *st = arg;
-  for (int it = 0; it < 400000; it++) {
+  for (long it = 0;; it++) {
     int n = atomic_load_explicit(&st->n, memory_order_acquire);
-    if (!n) continue;
-    uint32_t h = atomic_load_explicit(&st->h[(unsigned)it % (unsigned)n],
+    if (n == NPUB) break;
+    if (!n) {
+      sched_yield();
+      continue;
+    }
+    uint32_t h = atomic_load_explicit(&st->h[(unsigned long)it % (unsigned)n],
                                       memory_order_acquire);
     uint32_t v;
     memcpy(&v, pc__slab_ptr(st->s, h), sizeof v);
     st->bad += v != h;
+    atomic_fetch_add(&st->reads, 1);
   }
   return NULL;
 }
 
 static void test_readers(void) {
-  use_counting_allocator();
-  long blocks0 = g_blocks;
+  pc_test_use_failing_allocator();
+  long blocks0 = pc_test_live;
   static pub_state st;
   memset(&st, 0, sizeof st);
   st.s = pc__slab_new();
@@ -555,13 +529,18 @@ static void test_readers(void) {
     memcpy(p, &h, sizeof h);
     atomic_store_explicit(&st.h[i], h, memory_order_release);
     atomic_store_explicit(&st.n, i + 1, memory_order_release);
+    /* Halfway, wait (10 s at most) for the reader to have read: so that
+    ** it provably reads while pages and chunks are still being added. */
+    for (int w = 0; i == NPUB / 2 && !atomic_load(&st.reads) && w < 10000; w++)
+      usleep(1000);
   }
   pthread_join(t, NULL);
+  CHECK(atomic_load(&st.reads) > 0);
   CHECK_EQ_INT(st.bad, 0);
   for (int i = 0; i < NPUB; i++)
     pc__slab_free(st.s, atomic_load(&st.h[i]));
   pc__slab_close(st.s);
-  CHECK_EQ_INT(g_blocks, blocks0);
+  CHECK_EQ_INT(pc_test_live, blocks0);
 }
 
 /* ---- Memory per slot ---- */
@@ -569,9 +548,9 @@ static void test_readers(void) {
 #define NOVER 1000000
 
 static void test_overhead(void) {
-  use_counting_allocator();
-  long blocks0 = g_blocks;
-  pc_slab *s = pc__slab_new();
+  pc_test_use_failing_allocator();
+  long blocks0 = pc_test_live;
+  pc_slab *s = slab_new();
   uint32_t *hs = malloc(NOVER * sizeof *hs);
   size_t sum = 0, bad = 0;
   for (size_t i = 0; i < NOVER; i++) {
@@ -586,7 +565,7 @@ static void test_overhead(void) {
     memcpy(p, &hs[i], sizeof hs[i]);
   }
   CHECK_EQ_INT(bad, 0);
-  size_t fp = pc__slab_footprint(s);
+  size_t fp = footprint();
   double per = (double)(fp - sum) / NOVER;
   printf("overhead: %.3f bytes per slot (footprint %zu, slots %zu bytes, "
          "1M slots of 40..190 bytes)\n",
@@ -601,12 +580,12 @@ static void test_overhead(void) {
   for (size_t i = 0; i < NOVER; i++)
     pc__slab_free(s, hs[i]);
   /* The slab, its chunks, a spare page for each class (40 to 192). */
-  CHECK_EQ_INT(g_blocks - blocks0, 1 + chunks(s) + 20);
-  CHECK(pc__slab_footprint(s) <=
+  CHECK_EQ_INT(pc_test_live - blocks0, 1 + chunks(s) + 20);
+  CHECK(footprint() <=
         sizeof(pc_slab) + chunks(s) * CHUNK_BYTES + 20 * (size_t)PAGE);
   free(hs);
   pc__slab_close(s);
-  CHECK_EQ_INT(g_blocks, blocks0);
+  CHECK_EQ_INT(pc_test_live, blocks0);
 }
 
 int main(void) {
