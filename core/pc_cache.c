@@ -821,7 +821,7 @@ decode_buf(pc_cache *c, pc_buf *buf, pc_value *out, bool from_tier) {
   size_t n = buf->n - PC_NATIVE_TRAILER;
   /* From anywhere but a memory store, a claim of no NUL inside is checked
   ** (decode_slow makes a lie a miss). */
-  if ((t & PC_NATIVE_Z) && !trusted && memchr(buf->p, 0, n))
+  if (!trusted && pc__native_z_lie(buf->p, buf->n, t))
     return decode_slow(c, buf, out);
   *out = (pc_value){.type = t & ~PC_NATIVE_Z,
                     .p = buf->p,
@@ -888,8 +888,7 @@ static void tier_fill(pc_cache *c, uint64_t epoch, const void *key, size_t nkey,
   /* The tier's bytes are trusted when read (decode_buf): native TEXT that
   ** claims no NUL inside is checked once, here, and a lie not kept. */
   if (c->ser == &pc__native_serializer &&
-      (pc__native_bytes(buf->p, buf->n) & PC_NATIVE_Z) &&
-      memchr(buf->p, 0, buf->n - PC_NATIVE_TRAILER))
+      pc__native_z_lie(buf->p, buf->n, pc__native_bytes(buf->p, buf->n)))
     return;
   if (expires != PC_EXPIRES_NEVER) {
     int64_t left = expires - pc_now_wall_ms();

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 /* ---- Allocation and errors ---- */
@@ -157,6 +158,12 @@ static inline int pc__native_bytes(const unsigned char *p, size_t n) {
   return tag == (PC_NATIVE_VERSION << 4 | PC_TEXT)   ? PC_TEXT
          : tag == (PC_NATIVE_VERSION << 4 | PC_BLOB) ? PC_BLOB
                                                      : 0;
+}
+
+/* Whether (p, n), of kind t (pc__native_bytes), claims no NUL inside its
+** TEXT and has one: undecodable. */
+static inline bool pc__native_z_lie(const unsigned char *p, size_t n, int t) {
+  return (t & PC_NATIVE_Z) && memchr(p, 0, n - PC_NATIVE_TRAILER) != NULL;
 }
 
 /* ---- Configuration ---- */
