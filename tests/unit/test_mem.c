@@ -610,7 +610,6 @@ static void test_memory_per_entry(void) {
   CHECK_EQ_INT(pc_test_bytes, bytes0);
 }
 
-
 /* max_bytes is never exceeded after a write returns; totals stay exact. */
 static void check_bound(int64_t max_bytes, int64_t max_entries) {
   long base = pc_test_live;
