@@ -58,6 +58,28 @@ static inline void bench_exec(const char *program, sqlite3 *db,
   if (ext_exec(program, db, sql)) exit(1);
 }
 
+static inline int bench_cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* The q-quantile (0 <= q <= 1, nearest rank) of v[0..n-1], n > 0,
+** leaving v as it is. */
+static inline double bench_quantile(const double *v, int n, double q) {
+  double *s = malloc((size_t)n * sizeof *s), x;
+  if (!s) bench_die("bench", "quantile", "out of memory");
+  for (int i = 0; i < n; i++)
+    s[i] = v[i];
+  qsort(s, (size_t)n, sizeof *s, bench_cmp_double);
+  x = s[(int)(q * (n - 1) + 0.5)];
+  free(s);
+  return x;
+}
+
+static inline double bench_median(const double *v, int n) {
+  return bench_quantile(v, n, 0.5);
+}
+
 /* Reads column i of the row st is on as its type, the way an application
 ** does: a TEXT with sqlite3_column_text() (what Python's sqlite3 calls),
 ** a BLOB with sqlite3_column_blob(), then the length. */

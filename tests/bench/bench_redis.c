@@ -199,11 +199,6 @@ static void pin_cores(const char *url_file) {
          pid, ncpu - 1);
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: bench_redis EXTENSION URL-FILE\n");
@@ -285,10 +280,8 @@ int main(int argc, char **argv) {
   for (int r = 0; r < ROUNDS; r++)
     for (int o = 0; o < NOPS; o++)
       run_round(&g_ops[(o + r) % NOPS], r);
-  for (int o = 0; o < NOPS; o++) {
-    qsort(g_ops[o].round, ROUNDS, sizeof(double), cmp_double);
-    g_ops[o].best = g_ops[o].round[ROUNDS / 2];
-  }
+  for (int o = 0; o < NOPS; o++)
+    g_ops[o].best = bench_median(g_ops[o].round, ROUNDS);
 
   printf("bench_redis: Redis backend vs hiredis %d.%d on one loopback server, "
          "%d keys, 100-byte values, median of %d interleaved rounds of %d ops, "
