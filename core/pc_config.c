@@ -1101,10 +1101,15 @@ static void jw_value(jw *w, const pc_config *c, const key_def *k) {
     jw_string(w, k->words[*(const int *)f]);
     break;
   case K_SIZE:
-  case K_INT:
-    snprintf(t, sizeof t, "%" PRId64, *(const int64_t *)f);
+  case K_INT: {
+    /* Past 2^53 a JSON number is not exact (the parser refuses it): the
+    ** digits go in a string, which both integer kinds also accept. */
+    int64_t x = *(const int64_t *)f;
+    bool exact = x > -(INT64_C(1) << 53) && x < (INT64_C(1) << 53);
+    snprintf(t, sizeof t, exact ? "%" PRId64 : "\"%" PRId64 "\"", x);
     jw_cstr(w, t);
     break;
+  }
   case K_TTL: {
     /* Milliseconds as exact decimal seconds: 1500 -> 1.5. */
     int64_t ms = *(const int64_t *)f;
@@ -1146,10 +1151,14 @@ static void jw_value(jw *w, const pc_config *c, const key_def *k) {
 }
 
 /* The whole configuration as one JSON object, keys in table order. */
+/* The keys that apply to c's backend, so that the text opens the same
+** cache again (a key of another backend is refused, even as null). */
 static void jw_config(jw *w, const pc_config *c) {
+  unsigned be = backend_bit(c->backend);
   jw_raw(w, "{", 1);
-  for (int i = 0; i < PC_KEY_COUNT; i++) {
-    if (i) jw_raw(w, ",", 1);
+  for (int i = 0, n = 0; i < PC_KEY_COUNT; i++) {
+    if (!(g_keys[i].backends & be)) continue;
+    if (n++) jw_raw(w, ",", 1);
     jw_string(w, g_keys[i].name);
     jw_raw(w, ":", 1);
     jw_value(w, c, &g_keys[i]);
