@@ -1,14 +1,19 @@
 /*
 ** test_fs_procs: the filesystem backend shared by real processes.
 **
-**   test_fs_procs EXTENSION [crash-runs]
+**   test_fs_procs EXTENSION [crash-runs [mixed-ops]]
 **
 ** Each check forks workers that open their own SQLite connection, load the
 ** extension and work on one cache directory (a fresh temporary directory):
 **   incr   4 processes x 500 cache_incr on one key give exactly 2000.
 **   add    8 processes first open a new cache directory together and race
-**          cache_add on one key: exactly one wins; 10 times, each on a new
+**          cache_add on one key: exactly one wins; 20 times, each on a new
 **          directory (the store's creation races too).
+**   mixed  4 processes x 2 threads, each thread on its own connection, do
+**          mixed-ops (default 10,000) operations: half set the thread's
+**          own 8 keys to an increasing sequence, half read any thread's
+**          key. No error (a busy one included), no key read going back
+**          to an older sequence, and PRAGMA integrity_check ok after.
 **   reopen a pcache table written by one process shows the same ttl and
 **          expires_at in another.
 **   tier   a reader with a memory tier (local_max_bytes) and a writer in
@@ -27,6 +32,7 @@
 #include <sqlite3.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +40,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#define ADD_REPS 20
 
 static const char *g_ext;
 static char g_dir[] = "/tmp/pc_fs_procs.XXXXXX";
@@ -185,15 +193,113 @@ static int add_once(int rep) {
 
 static void check_add(void) {
   int good = 0;
-  for (int rep = 0; rep < 10; rep++) {
+  for (int rep = 0; rep < ADD_REPS; rep++) {
     int winners = add_once(rep);
     CHECK(winners == 1, "add: %d winners of 8 (want 1; 90+ is an error exit)",
           winners);
     good += winners == 1;
   }
-  printf("add: 8 processes opening a new store and racing, 10 times: "
+  printf("add: 8 processes opening a new store and racing, %d times: "
          "one winner %d times\n",
-         good);
+         ADD_REPS, good);
+}
+
+/* ---- mixed ---- */
+
+#define MIX_PROCS 4
+#define MIX_THREADS 2
+#define MIX_WRITERS (MIX_PROCS * MIX_THREADS)
+#define MIX_KEYS 8
+
+typedef struct {
+  int writer; /* proc * MIX_THREADS + thread */
+  int ops;
+  const char *dir;
+  int errors;
+} mix_arg;
+
+/* One thread of a worker process: sets its own keys to an increasing
+** sequence and reads everyone's, checking that no key ever goes back. */
+static void *mix_thread(void *p) {
+  mix_arg *a = p;
+  sqlite3 *db = open_cache(":memory:", a->dir);
+  sqlite3_stmt *set, *get;
+  long long last[MIX_WRITERS][MIX_KEYS];
+  memset(last, 0, sizeof last);
+  if (sqlite3_prepare_v2(db, "SELECT cache_set(?1, ?2, NULL, 'c')", -1, &set,
+                         NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(db, "SELECT cache_get(?1, 'c')", -1, &get, NULL) !=
+          SQLITE_OK)
+    _exit(94);
+  unsigned r = (unsigned)a->writer * 2654435761u + 1;
+  for (int i = 1; i <= a->ops; i++) {
+    r = r * 1103515245u + 12345u;
+    char key[32];
+    int w = (int)(r >> 8) % MIX_WRITERS, k = (int)(r >> 16) % MIX_KEYS;
+    int writing = i % 2;
+    if (writing) w = a->writer;
+    snprintf(key, sizeof key, "s%d:%d", w, k);
+    sqlite3_stmt *st = writing ? set : get;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+    if (writing) sqlite3_bind_int64(st, 2, i);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+      if (a->errors++ < 5)
+        fprintf(stderr, "mixed: writer %d: %s: %s\n", a->writer,
+                writing ? "set" : "get", sqlite3_errmsg(db));
+    } else if (writing) {
+      last[w][k] = i;
+    } else if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
+      long long v = sqlite3_column_int64(st, 0);
+      if (v < last[w][k] && a->errors++ < 5)
+        fprintf(stderr, "mixed: %s went back from %lld to %lld\n", key,
+                last[w][k], v);
+      if (v > last[w][k]) last[w][k] = v;
+    }
+    sqlite3_reset(st);
+  }
+  sqlite3_finalize(set);
+  sqlite3_finalize(get);
+  sqlite3_close(db);
+  return NULL;
+}
+
+/* 4 processes x 2 threads x ops operations on one cache: no error (busy
+** included), no key read going back, and integrity_check ok after. */
+static void check_mixed(int ops) {
+  char dir[512];
+  snprintf(dir, sizeof dir, "%s/mixed", g_dir);
+  pid_t pids[MIX_PROCS];
+  for (int p = 0; p < MIX_PROCS; p++) {
+    pids[p] = fork();
+    if (pids[p] == 0) {
+      alarm(300);
+      pthread_t th[MIX_THREADS];
+      mix_arg a[MIX_THREADS];
+      for (int t = 0; t < MIX_THREADS; t++) {
+        a[t] = (mix_arg){p * MIX_THREADS + t, ops, dir, 0};
+        pthread_create(&th[t], NULL, mix_thread, &a[t]);
+      }
+      int errors = 0;
+      for (int t = 0; t < MIX_THREADS; t++) {
+        pthread_join(th[t], NULL);
+        errors += a[t].errors;
+      }
+      _exit(errors ? 1 : 0);
+    }
+  }
+  int ok = wait_all(pids, MIX_PROCS, 600, NULL);
+  CHECK(ok == MIX_PROCS, "mixed: %d of %d workers had no error", ok, MIX_PROCS);
+  char file[600];
+  snprintf(file, sizeof file, "%s/pocketcache.db", dir);
+  sqlite3 *raw;
+  CHECK(sqlite3_open_v2(file, &raw, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+            query_int(raw, "SELECT \"integrity_check\" = 'ok' FROM "
+                           "pragma_integrity_check") == 1,
+        "mixed: integrity_check failed");
+  sqlite3_close(raw);
+  printf("mixed: %d processes x %d threads x %d operations: %s\n", MIX_PROCS,
+         MIX_THREADS, ops, g_failed ? "FAIL" : "ok");
 }
 
 /* ---- reopen ---- */
@@ -447,17 +553,20 @@ static void check_crash(int runs) {
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: test_fs_procs EXTENSION [crash-runs]\n");
+    fprintf(stderr,
+            "usage: test_fs_procs EXTENSION [crash-runs [mixed-ops]]\n");
     return 2;
   }
   g_ext = argv[1];
   int runs = argc > 2 ? atoi(argv[2]) : 50;
+  int mix_ops = argc > 3 ? atoi(argv[3]) : 10000;
   if (!mkdtemp(g_dir)) {
     perror("mkdtemp");
     return 2;
   }
   check_incr();
   check_add();
+  check_mixed(mix_ops);
   check_reopen();
   check_tier();
   check_crash(runs);
