@@ -121,6 +121,27 @@ pc_test_each_allocation_failing(void (*attempt)(void), long max) {
   }
 }
 
+/* ---- Values ---- */
+/* Whether two values are the same: type, integer, double bit for bit,
+** bytes (and is_json for TEXT). */
+PC_TEST_UNUSED static int pc_test_values_equal(const pc_value *a,
+                                               const pc_value *b) {
+  if (a->type != b->type) return 0;
+  switch (a->type) {
+  case PC_NULL:
+    return 1;
+  case PC_INTEGER:
+    return a->i == b->i;
+  case PC_REAL:
+    return !memcmp(&a->r, &b->r, sizeof a->r);
+  case PC_TEXT:
+    if (!!a->is_json != !!b->is_json) return 0;
+    /* fall through */
+  default:
+    return a->n == b->n && a->p && b->p && !memcmp(a->p, b->p, a->n);
+  }
+}
+
 /* ---- Manual clock ---- */
 PC_TEST_UNUSED static int64_t pc_test_mono = 1000000;
 PC_TEST_UNUSED static int64_t pc_test_wall = 1700000000000LL;

@@ -12,6 +12,8 @@
 */
 #include "pc_internal.h"
 
+#include "../pc_test.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,22 +23,6 @@
 static void fail(const char *what) {
   fprintf(stderr, "fuzz_codec: %s\n", what);
   abort();
-}
-
-static bool same_value(const pc_value *a, const pc_value *b) {
-  if (a->type != b->type) return false;
-  switch (a->type) {
-  case PC_NULL:
-    return true;
-  case PC_INTEGER:
-    return a->i == b->i;
-  case PC_REAL:
-    return memcmp(&a->r, &b->r, sizeof a->r) == 0 ||
-           (isnan(a->r) && isnan(b->r));
-  default:
-    return a->n == b->n && !!a->is_json == !!b->is_json &&
-           (a->n == 0 || memcmp(a->p, b->p, a->n) == 0);
-  }
 }
 
 /* decode(encode(v)) must give v back (json: NaN gives NULL, as documented);
@@ -61,7 +47,7 @@ static bool round_trip(const pc_serializer *s, const pc_value *v) {
   pc_value back = {0};
   if (pc__ser_decode(s, copy, nenc, &back, &release) != PC_OK)
     fail("an encoding does not decode");
-  if (!same_value(want, &back)) fail("decode(encode(v)) != v");
+  if (!pc_test_values_equal(want, &back)) fail("decode(encode(v)) != v");
   pc_value_release(&back);
   if (release) release(copy);
   return true;

@@ -33,27 +33,6 @@ static void counting_release(void *p) {
   pc__free(p);
 }
 
-static bool same_bits(double a, double b) {
-  return !memcmp(&a, &b, 8);
-}
-
-static bool values_equal(const pc_value *a, const pc_value *b) {
-  if (a->type != b->type) return false;
-  switch (a->type) {
-  case PC_NULL:
-    return true;
-  case PC_INTEGER:
-    return a->i == b->i;
-  case PC_REAL:
-    return same_bits(a->r, b->r);
-  case PC_TEXT:
-    if (a->is_json != b->is_json) return false;
-    /* fall through */
-  default:
-    return a->n == b->n && a->p && b->p && !memcmp(a->p, b->p, a->n);
-  }
-}
-
 /* Encodes v, decodes it back (the buffer released as the engine would),
 ** and checks the result equals v; no allocation may be left over. */
 static void check_roundtrip(const pc_serializer *s, pc_value v, int line) {
@@ -74,7 +53,7 @@ static void check_roundtrip(const pc_serializer *s, pc_value v, int line) {
   rc = s->decode(buf, n, &out, &release);
   CHECK_EQ_INT(rc, PC_OK);
   if (rc == PC_OK) {
-    bool eq = values_equal(&v, &out);
+    bool eq = pc_test_values_equal(&v, &out);
     if (!eq) fprintf(stderr, "line %d: %s round trip differs\n", line, s->name);
     CHECK(eq);
     if (out.type == PC_TEXT || out.type == PC_BLOB) CHECK(out.p != NULL);
