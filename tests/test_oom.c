@@ -111,11 +111,11 @@ typedef struct {
   "SELECT cache_set('n', 41, NULL, '" c "');"                                  \
   "SELECT cache_set('b', " blob ", NULL, '" c "');"
 
-/* Either value, never a third (E: or none, where the cache may evict). */
+/* Either value, never a third. */
 #define OLD_OR_NEW(c, new)                                                     \
   "SELECT cache_get('k', '" c "') IN ('old value', " new ")"
 
-#define BACKEND_SCENARIOS(tag, c, open, blob, E)                               \
+#define BACKEND_SCENARIOS(tag, c, open, blob)                                  \
   {tag " get hit", open FILL(c, blob), "SELECT cache_get('k', '" c "')",       \
    OLD_OR_NEW(c, "'old value'")},                                              \
       {tag " get miss", open FILL(c, blob),                                    \
@@ -177,7 +177,8 @@ typedef struct {
                            "SELECT cache_query('SELECT x FROM "                \
                            "t', 60, '" c "');",                                \
         "SELECT cache_query('SELECT x FROM t', 60, '" c "')",                  \
-        OLD_OR_NEW(c, "'old value'") E                                         \
+        "SELECT cache_query('SELECT x FROM t', 60, '" c                        \
+        "') = '[{\"x\":1},{\"x\":2}]'"                                         \
   }
 
 static const char FS_OPEN[] =
@@ -185,15 +186,15 @@ static const char FS_OPEN[] =
     "'cache_dir', :dir));";
 
 static const scenario SCENARIOS[] = {
-    BACKEND_SCENARIOS("memory", "default", "", "x'00ff00'", ""),
+    BACKEND_SCENARIOS("memory", "default", "", "x'00ff00'"),
     BACKEND_SCENARIOS("bounded", "m",
                       "SELECT cache_open('m', '{\"max_entries\":3,"
                       "\"eviction\":\"sieve\"}');",
-                      "x'00ff00'", " OR cache_get('k', 'm') IS NULL"),
+                      "x'00ff00'"),
     BACKEND_SCENARIOS("json", "j",
                       "SELECT cache_open('j', '{\"serializer\":\"json\"}');",
-                      "'bee'", ""),
-    BACKEND_SCENARIOS("filesystem", "f", "@fs", "x'00ff00'", ""),
+                      "'bee'"),
+    BACKEND_SCENARIOS("filesystem", "f", "@fs", "x'00ff00'"),
     {"config json", "",
      "SELECT cache_open('c', '{\"max_bytes\":\"1MB\",\"eviction\":\"lru\","
      "\"default_ttl\":300}')",
