@@ -5,6 +5,7 @@
 */
 #include "pc_internal.h"
 
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -127,7 +128,11 @@ int pc_ttl_from_seconds(double s, int64_t *ttl_ms) {
     return PC_OK;
   }
   if (!(s > 0) || !isfinite(s)) return pc__error(PC_ERROR, PC_TTL_RULE);
-  double ms = ceil(s * 1000.0);
+  /* s * 1000 is rounded in binary (2.007 gives 2007.0000000000002): a
+  ** product within a few ulps of a whole number is that number; a part of
+  ** a millisecond otherwise rounds up (0.0001 s is 1 ms, never 0). */
+  double ms = s * 1000.0, whole = nearbyint(ms);
+  ms = fabs(ms - whole) <= whole * 4 * DBL_EPSILON ? whole : ceil(ms);
   if (ms > (double)PC_TTL_MAX_MS)
     return pc__error(PC_ERROR, "ttl is too large (at most 2^53 ms)");
   *ttl_ms = (int64_t)ms;

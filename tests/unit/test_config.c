@@ -860,7 +860,8 @@ static void test_to_json(void) {
     const char *ttl, *json;
   } t[] = {{"2", "2"},          {"1.5", "1.5"},     {"0.001", "0.001"},
            {"0.0001", "0.001"}, {"61.25", "61.25"}, {"-1", "null"},
-           {"NULL", "null"},    {"86400", "86400"}};
+           {"NULL", "null"},    {"86400", "86400"}, {"2.007", "2.007"},
+           {"2.0061", "2.007"}};
   for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
     pc_config c;
     char arg[64], want[64];
