@@ -753,8 +753,7 @@ static int64_t expiry_for(const pc_cache *c, int64_t ttl_ms, int64_t *now) {
   if (ttl_ms == PC_TTL_DEFAULT) ttl_ms = c->cfg.default_ttl_ms;
   if (ttl_ms == PC_TTL_NEVER || ttl_ms <= 0) return PC_EXPIRES_NEVER;
   *now = cache_now(c);
-  if (*now > PC_EXPIRES_NEVER - ttl_ms) return PC_EXPIRES_NEVER - 1;
-  return *now + ttl_ms;
+  return pc__expiry_after(*now, ttl_ms);
 }
 
 static int check_ttl(int64_t ttl_ms) {
@@ -893,7 +892,7 @@ static void tier_fill(pc_cache *c, uint64_t epoch, const void *key, size_t nkey,
   if (expires != PC_EXPIRES_NEVER) {
     int64_t left = expires - pc_now_wall_ms();
     if (left <= 0) return;
-    expires = pc_now_mono_ms() + left;
+    expires = pc__expiry_after(pc_now_mono_ms(), left);
   }
   pthread_mutex_lock(&t->mu);
   if (atomic_load_explicit(&t->epoch, memory_order_relaxed) == epoch)

@@ -55,6 +55,12 @@ unsigned pc__fork_gen(void);
 ** is): an expiry later than it has not passed. */
 int64_t pc__now_mono_late_ms(void);
 
+/* The absolute expiry ms >= 0 after now, saturating just below
+** PC_EXPIRES_NEVER (which means no expiry) instead of overflowing. */
+static inline int64_t pc__expiry_after(int64_t now, int64_t ms) {
+  return now > PC_EXPIRES_NEVER - 1 - ms ? PC_EXPIRES_NEVER - 1 : now + ms;
+}
+
 /* Epoch-based reclamation (pc_ebr.c): a reader that takes no lock runs
 ** between pc__ebr_enter() (NULL: no record could be allocated; take the
 ** lock instead) and pc__ebr_exit(); a writer tags what it unlinked with

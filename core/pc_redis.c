@@ -811,16 +811,11 @@ static int take_value(redisReply *r, pc_buf *val) {
   return PC_OK;
 }
 
-/* The absolute expiry for a PTTL reply read at wall time now; a TTL past
-** what int64 milliseconds hold saturates, as the engine's own do. */
+/* The absolute expiry for a PTTL reply read at wall time now. */
 static int pttl_expiry(const redisReply *r, int64_t now, int64_t *expires) {
   if (r->type != REDIS_REPLY_INTEGER || r->integer == -2) return PC_NOTFOUND;
-  if (r->integer < 0)
-    *expires = PC_EXPIRES_NEVER;
-  else if (now > PC_EXPIRES_NEVER - 1 - r->integer)
-    *expires = PC_EXPIRES_NEVER - 1;
-  else
-    *expires = now + r->integer;
+  *expires =
+      r->integer < 0 ? PC_EXPIRES_NEVER : pc__expiry_after(now, r->integer);
   return PC_OK;
 }
 

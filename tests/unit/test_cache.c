@@ -306,9 +306,35 @@ static void test_late_clock(void) {
   CHECK_EQ_INT(pc__now_mono_late_ms(), pc_now_mono_ms());
 }
 
+/* An expiry past what int64 ms hold saturates just below "never" (a TTL
+** from SQL, a Redis PTTL, a tier's copy), never overflows or means never;
+** and a TTL from SQL that would reach it through a clock does too. */
+static void test_expiry_saturates(void) {
+  CHECK_EQ_INT(pc__expiry_after(5, 10), 15);
+  CHECK_EQ_INT(pc__expiry_after(INT64_MAX - 101, 100), INT64_MAX - 1);
+  CHECK_EQ_INT(pc__expiry_after(INT64_MAX - 100, 100), PC_EXPIRES_NEVER - 1);
+  CHECK_EQ_INT(pc__expiry_after(INT64_MAX - 10, INT64_MAX),
+               PC_EXPIRES_NEVER - 1);
+  CHECK_EQ_INT(pc__expiry_after(0, 0), 0);
+  int64_t mono = pc_test_mono;
+  pc_test_mono = INT64_MAX - 1000; /* a clock installed by a host */
+  pc_cache *c;
+  CHECK_EQ_INT(pc_cache_open("sat", "{}", &c, NULL, 0), PC_OK);
+  pc_value v = pc_int(1);
+  CHECK_EQ_INT(pc_set(c, "k", 1, &v, 1000, 0), PC_OK);
+  int64_t ttl = 0;
+  CHECK_EQ_INT(pc_ttl(c, "k", 1, &ttl), PC_OK);
+  CHECK(ttl != PC_TTL_NEVER && ttl > 0 && ttl <= 1000);
+  pc_cache_release(c);
+  pc_cache_close("sat");
+  pc_test_mono = mono;
+}
+
 int main(void) {
   pc_test_use_failing_allocator();
   test_late_clock();
+  pc_test_use_manual_clock();
+  test_expiry_saturates();
   pc_test_use_manual_clock();
   test_ttl_rules();
   test_registry();
