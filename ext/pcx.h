@@ -78,6 +78,13 @@ static inline pc_cache *pcx_default(pcx_conn *conn) {
 static inline const void *pcx_value_bytes(sqlite3_value *v, size_t *n) {
   int nb = sqlite3_value_bytes(v);
   const void *p = sqlite3_value_blob(v);
+  if (nb == 0 && sqlite3_value_type(v) == SQLITE_TEXT) {
+    /* Empty, or UTF-16 text whose conversion ran out of memory: then bytes
+    ** says 0 and blob hands back the unconverted bytes. */
+    p = sqlite3_value_text(v);
+    nb = sqlite3_value_bytes(v);
+    if (!p) return NULL;
+  }
   *n = (size_t)nb;
   return p ? p : nb > 0 ? NULL : "";
 }

@@ -195,6 +195,14 @@ static const scenario SCENARIOS[] = {
                       "SELECT cache_open('j', '{\"serializer\":\"json\"}');",
                       "'bee'"),
     BACKEND_SCENARIOS("filesystem", "f", "@fs", "x'00ff00'"),
+    /* In a UTF-16 database each TEXT argument is converted to UTF-8 for
+    ** the engine, an allocation of its own. */
+    {"utf16 set", "PRAGMA encoding = 'UTF-16le';",
+     "SELECT cache_set('k16', 'sixteen bits')",
+     "SELECT coalesce(cache_get('k16') = 'sixteen bits', 1)"},
+    {"utf16 vtab insert", "PRAGMA encoding = 'UTF-16le';",
+     "INSERT INTO pcache(key, value) VALUES ('v16', 'sixteen bits')",
+     "SELECT coalesce(cache_get('v16') = 'sixteen bits', 1)"},
     {"config json", "",
      "SELECT cache_open('c', '{\"max_bytes\":\"1MB\",\"eviction\":\"lru\","
      "\"default_ttl\":300}')",
