@@ -11,13 +11,16 @@
 ** one whole reply, the server closes the connection after it (the backend
 ** sees the end of the stream, never a hang).
 **
-** Input: a flags byte (bit 0: a memory tier in front), an operation count
+** Input: a flags byte (bit 0: a memory tier in front; bit 1:
+** on_error=raise), an operation count
 ** n (at most 16) and n operation bytes, then the replies: a byte below
 ** 0xC0 picks one of the canned replies, a byte from 0xC0 is followed by a
 ** length byte and that many raw bytes.
 **
-** Oracles, beyond "no crash, leak or sanitizer report": every call returns
-** (bounded by timeout_ms), and with a code of the API.
+** Oracle, beyond "no crash, leak or sanitizer report": every call returns,
+** bounded by timeout_ms (libFuzzer's -timeout catches one that does not).
+** A unix socket, not a loopback port: connecting costs a third as much,
+** but a run that crashes leaves its directory (/tmp/pc_fuzz_redis.*).
 */
 #include <pocketcache.h>
 
