@@ -6,9 +6,10 @@
 ** Each thread has its own connection and does OPS operations drawn at
 ** random: get (about half), set with a short TTL (50-500 ms) or none,
 ** delete, has, ttl, incr on 64 counters, and a scan of the pcache table.
-** A value carries its key and a checksum of it ("key|crc|writer|n"), so
-** that a get or a scan row that returns another key's value, or a torn
-** one, is caught. Any SQL error fails the test; at the end each counter
+** A value carries its key, its writer and sequence number, and a checksum
+** of those ("key|writer|n|crc"), so that a get or a scan row that returns
+** another key's value, or a torn one, is caught. Any SQL error fails the test;
+*at the end each counter
 ** holds exactly the increments made to it (counters never expire).
 ** stress.hot and stress.hot_fs run it (under ThreadSanitizer too, in CI).
 */
@@ -28,9 +29,15 @@
 
 static const char *g_ext;
 static int g_ops;
-static _Atomic int g_errors;
-static _Atomic long g_incrs[COUNTERS]; /* increments made to each */
-static _Atomic long g_hits, g_rows;
+static _Atomic int g_errors; /* only on a failure: no order between threads */
+
+/* A thread's own counts, added up after the join (shared counters would
+** order the threads for ThreadSanitizer and hide races between them). */
+typedef struct {
+  int tid;
+  long hits, rows;
+  long incrs[COUNTERS]; /* increments made to each counter */
+} worker_arg;
 
 static void fail(const char *what, const char *detail) {
   if (atomic_fetch_add(&g_errors, 1) < 20)
@@ -38,18 +45,28 @@ static void fail(const char *what, const char *detail) {
             detail ? detail : "");
 }
 
-static uint32_t crc_of(const char *s) { /* FNV-1a: a checksum of the key */
+static uint32_t crc_of(const unsigned char *p, int n) { /* FNV-1a */
   uint32_t h = 2166136261u;
-  for (; *s; s++)
-    h = (h ^ (unsigned char)*s) * 16777619u;
+  for (int i = 0; i < n; i++)
+    h = (h ^ p[i]) * 16777619u;
   return h;
 }
 
-/* Checks that value v belongs to key k: "k|crc(k)|writer|n". */
+/* The value a writer stores: "k|writer|n|" and the checksum of those
+** bytes, 8 hex digits. */
+static int make_value(char *buf, size_t size, const char *k, int tid, int i) {
+  int m = snprintf(buf, size, "%s|%d|%d|", k, tid, i);
+  return m + snprintf(buf + m, size - (size_t)m, "%08x",
+                      crc_of((const unsigned char *)buf, m));
+}
+
+/* Checks that value v is one a writer stored under key k, whole. */
 static void check_value(const char *k, const unsigned char *v, int n) {
-  char want[64];
-  int m = snprintf(want, sizeof want, "%s|%08x|", k, crc_of(k));
-  if (!v || n < m || memcmp(v, want, (size_t)m) != 0) {
+  size_t nk = strlen(k);
+  char sum[9];
+  if (v && n > 8) snprintf(sum, sizeof sum, "%08x", crc_of(v, n - 8));
+  if (!v || n <= (int)nk + 8 || memcmp(v, k, nk) != 0 || v[nk] != '|' ||
+      memcmp(v + n - 8, sum, 8) != 0) {
     char got[80];
     snprintf(got, sizeof got, "key %s, value %.*s", k, n > 60 ? 60 : n,
              v ? (const char *)v : "(null)");
@@ -76,7 +93,8 @@ static const char *const SQL[NS] = {
 };
 
 static void *worker(void *arg) {
-  int tid = (int)(size_t)arg;
+  worker_arg *a = arg;
+  int tid = a->tid;
   uint64_t seed = 0x9E3779B97F4A7C15ull * (uint64_t)(tid + 1);
   sqlite3 *db = ext_connect("test_hot", ":memory:", g_ext, 10000);
   sqlite3_stmt *st[NS];
@@ -108,8 +126,7 @@ static void *worker(void *arg) {
     sqlite3_stmt *s = st[op];
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
     if (op == S_SET) {
-      int n =
-          snprintf(val, sizeof val, "%s|%08x|%d|%d", key, crc_of(key), tid, i);
+      int n = make_value(val, sizeof val, key, tid, i);
       sqlite3_bind_text(s, 2, val, n, SQLITE_STATIC);
       if ((r >> 40) % 4) /* most with a TTL of 50-500 ms */
         sqlite3_bind_double(s, 3, (double)(50 + (r >> 44) % 451) / 1000);
@@ -120,18 +137,18 @@ static void *worker(void *arg) {
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
       if (op == S_GET && sqlite3_column_type(s, 0) != SQLITE_NULL) {
         check_value(key, sqlite3_column_text(s, 0), sqlite3_column_bytes(s, 0));
-        g_hits++;
+        a->hits++;
       } else if (op == S_SCAN) {
         const unsigned char *k = sqlite3_column_text(s, 0);
         if (k && k[0] == 'k') {
           check_value((const char *)k, sqlite3_column_text(s, 1),
                       sqlite3_column_bytes(s, 1));
-          g_rows++;
+          a->rows++;
         }
       }
     }
     if (rc != SQLITE_DONE) fail(SQL[op], sqlite3_errmsg(db));
-    if (op == S_INCR && rc == SQLITE_DONE) g_incrs[c]++;
+    if (op == S_INCR && rc == SQLITE_DONE) a->incrs[c]++;
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
   }
@@ -166,11 +183,20 @@ int main(int argc, char **argv) {
   }
   if (ext_exec("test_hot", db, open_sql)) return 1;
   sqlite3_free(open_sql);
+  static worker_arg args[MAX_THREADS];
   pthread_t th[MAX_THREADS];
-  for (int i = 0; i < threads; i++)
-    pthread_create(&th[i], NULL, worker, (void *)(size_t)i);
-  for (int i = 0; i < threads; i++)
+  for (int i = 0; i < threads; i++) {
+    args[i].tid = i;
+    if (pthread_create(&th[i], NULL, worker, &args[i]) != 0) return 1;
+  }
+  long hits = 0, rows = 0, incrs[COUNTERS] = {0};
+  for (int i = 0; i < threads; i++) {
     pthread_join(th[i], NULL);
+    hits += args[i].hits;
+    rows += args[i].rows;
+    for (int c = 0; c < COUNTERS; c++)
+      incrs[c] += args[i].incrs[c];
+  }
 
   long total = 0;
   for (int c = 0; c < COUNTERS; c++) {
@@ -179,9 +205,9 @@ int main(int argc, char **argv) {
     snprintf(sql, sizeof sql, "SELECT cache_get('n%02d', 'hot')", c);
     sqlite3_prepare_v2(db, sql, -1, &st, NULL);
     long got = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-    if (got != g_incrs[c]) {
+    if (got != incrs[c]) {
       char m[64];
-      snprintf(m, sizeof m, "n%02d = %ld, want %ld", c, got, (long)g_incrs[c]);
+      snprintf(m, sizeof m, "n%02d = %ld, want %ld", c, got, incrs[c]);
       fail("a counter lost increments", m);
     }
     total += got;
@@ -195,7 +221,6 @@ int main(int argc, char **argv) {
   }
   printf("test_hot %s: %d threads x %d operations: %ld hits, %ld scan rows "
          "checked, %ld increments, %d errors\n",
-         argv[2], threads, g_ops, (long)g_hits, (long)g_rows, total,
-         (int)g_errors);
+         argv[2], threads, g_ops, hits, rows, total, (int)g_errors);
   return g_errors ? 1 : 0;
 }
