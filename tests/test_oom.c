@@ -276,7 +276,7 @@ static int attempt(const scenario *s, long n) {
 
 int main(int argc, char **argv) {
   const char *only = argc > 1 ? argv[1] : "";
-  alarm(600);
+  alarm(300); /* under CTest's 600 s */
   if (sqlite3_config(SQLITE_CONFIG_GETMALLOC, &g_sqlite) != SQLITE_OK) return 1;
   sqlite3_mem_methods m = g_sqlite;
   m.xMalloc = sq_malloc;
