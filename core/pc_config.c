@@ -362,7 +362,8 @@ static void backends_text(unsigned mask, char *out, size_t nout) {
 
 /* ---- Numbers and sizes ---- */
 
-#define EXACT_MAX 9007199254740992.0 /* 2^53: doubles are exact up to it */
+#define EXACT_INT (INT64_C(1) << 53) /* doubles are exact up to it */
+#define EXACT_MAX ((double)EXACT_INT)
 
 /* An integral double strictly within +-2^53 as an int64_t; false otherwise
 ** (NaN, infinities and fractions included). 2^53 itself is refused: the
@@ -1105,7 +1106,7 @@ static void jw_value(jw *w, const pc_config *c, const key_def *k) {
     /* Past 2^53 a JSON number is not exact (the parser refuses it): the
     ** digits go in a string, which both integer kinds also accept. */
     int64_t x = *(const int64_t *)f;
-    bool exact = x > -(INT64_C(1) << 53) && x < (INT64_C(1) << 53);
+    bool exact = x > -EXACT_INT && x < EXACT_INT; /* as num_to_int reads */
     snprintf(t, sizeof t, exact ? "%" PRId64 : "\"%" PRId64 "\"", x);
     jw_cstr(w, t);
     break;
@@ -1150,9 +1151,10 @@ static void jw_value(jw *w, const pc_config *c, const key_def *k) {
   }
 }
 
-/* The whole configuration as one JSON object, keys in table order. */
-/* The keys that apply to c's backend, so that the text opens the same
-** cache again (a key of another backend is refused, even as null). */
+/* The configuration as one JSON object, keys in table order: only those
+** that apply to c's backend, so that the text opens the same cache again
+** (another backend's key given a value is refused, and printing the
+** defaults would give them values). */
 static void jw_config(jw *w, const pc_config *c) {
   unsigned be = backend_bit(c->backend);
   jw_raw(w, "{", 1);

@@ -6,7 +6,9 @@
 **   the eviction policy's queues that order it, and the counters (entries,
 **   bytes, evictions, expirations) that stats() reports. Expiries are
 **   absolute monotonic milliseconds (wall_clock = false); the engine passes
-**   `now` on the same clock, so this file never reads a clock itself.
+**   `now` on the same clock, or PC_NOW_LAZY, and then only the expiry
+**   check (exp_passed) reads one: the cheap late clock first, the precise
+**   one when that cannot decide.
 **
 ** How it works
 **   - Shards. A store is N shards (N a power of two, 1..64). The top log2(N)

@@ -58,9 +58,9 @@
 **
 ** Memory per slot (test_slab: 1M slots of random sizes 40..190): what the
 ** slab holds from the allocator exceeds the sum of the sizes rounded to 8 by
-*0.85 bytes per
-** slot (0.63 to 0.93 over other seeds), mostly the unfilled end of each of
-** the 20 classes' last page; page headers add 0.04, the page table 0.02.
+** 0.85 bytes per slot (0.63 to 0.93 over other seeds), mostly the unfilled
+** end of each of the 20 classes' last page; page headers add 0.04, the page
+** table 0.02.
 */
 #include "pc_slab.h"
 #include "pc_internal.h"

@@ -891,13 +891,17 @@ static void test_to_json(void) {
   CHECK(js && strstr(js, "\"max_entries\":\"9007199254740993\","));
   pc__free(js);
   pc__config_free(&c);
-  CHECK_EQ_INT(KV_OK(&c, "max_entries=9007199254740991"), PC_OK);
+  CHECK_EQ_INT(
+      KV_OK(&c, "max_entries=9007199254740991", "max_bytes=9007199254740992"),
+      PC_OK);
   js = pc__config_to_json(&c);
   CHECK(js && strstr(js, "\"max_entries\":9007199254740991,"));
+  CHECK(js && strstr(js, "\"max_bytes\":\"9007199254740992\","));
   pc__free(js);
   pc__config_free(&c);
   /* Each backend's canonical text opens the same configuration again: it
-  ** holds only the keys of its backend (another's is refused, even null). */
+  ** holds only the keys of its backend (another's, given a value, is refused).
+  */
   static const char *const reopen[][3] = {
       {"max_entries=9007199254740993", "max_bytes=9007199254740993", NULL},
       {"backend=filesystem", "cache_dir=/tmp/x", "dir_mode=0750"},
