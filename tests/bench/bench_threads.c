@@ -188,10 +188,15 @@ int main(int argc, char **argv) {
   }
   printf("spread over the rounds (quartiles):");
   for (int w = 0; w < NW; w++)
-    printf("%s %s scaling %.2fx-%.2fx", w ? ";" : "",
-           w ? g_names[w] + 0 : "floor", bench_quantile(scale[w], ROUNDS, 0.25),
+    printf("%s %s scaling %.2fx-%.2fx", w ? ";" : "", w ? g_names[w] : "floor",
+           bench_quantile(scale[w], ROUNDS, 0.25),
            bench_quantile(scale[w], ROUNDS, 0.75));
-  printf("\n");
+  printf("\nthe floor on 1 thread ranged %.0f-%.0f calls/s over the rounds; "
+         "each column is a median of its own, so scaling / the floor's "
+         "scaling need not equal \"vs floor\", the median of the rounds' "
+         "ratios\n",
+         bench_quantile(ops[W_FLOOR][1], ROUNDS, 0),
+         bench_quantile(ops[W_FLOOR][1], ROUNDS, 1));
   printf("bars (SPEC section 9): %s\n", missed ? "not all met" : "all met");
   for (int t = 0; t < MAX_THREADS; t++) {
     for (int s = 0; s < 3; s++)

@@ -94,9 +94,10 @@ def machine():
 
 
 def run(cmd, may_fail=False):
-    """The command's standard output, run from the top of the repository;
-    its failure stops the report unless may_fail (a program whose own
-    check failed still printed the figure it checked)."""
+    """The command's standard output and exit code, run from the top of
+    the repository; its failure stops the report unless may_fail (a
+    program whose own check failed still printed the figure it checked:
+    the caller decides)."""
     print("report: " + " ".join(cmd), flush=True)
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        text=True, timeout=900, stdin=subprocess.DEVNULL,
@@ -104,7 +105,7 @@ def run(cmd, may_fail=False):
     if p.returncode != 0 and not may_fail:
         sys.stdout.write(p.stdout)
         sys.exit("report: %s failed (exit %d)" % (cmd[0], p.returncode))
-    return p.stdout
+    return p.stdout, p.returncode
 
 
 def bars_of(text):
@@ -203,7 +204,7 @@ def main():
             ("profile", [os.path.join(HERE, "profile.sh"), build]),
         ]
         for title, cmd in steps:
-            text = run(cmd, may_fail=cmd[0].endswith("test_redis_tier"))
+            text, rc = run(cmd, may_fail=cmd[0].endswith("test_redis_tier"))
             if cmd[0].endswith("policy_report.sh"):
                 with open(os.path.join(OUT, "policy.md")) as f:
                     text = f.read()
@@ -212,6 +213,9 @@ def main():
                 if not m:
                     sys.exit("report: no procs: line from test_redis_tier")
                 p95 = float(m.group(1))
+                if rc != 0 and p95 <= 10:  # failed a check of its own
+                    sys.stdout.write(text)
+                    sys.exit("report: test_redis_tier failed (exit %d)" % rc)
                 text = [l for l in text.splitlines()
                         if l.startswith(("procs:", "live:", "flush:", "ttl:",
                                          "drop:"))]
