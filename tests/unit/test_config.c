@@ -921,6 +921,18 @@ static void test_to_json(void) {
     pc__config_free(&again);
     pc__config_free(&c);
   }
+  /* ... but for a masked password, which comes back as the mask. */
+  pc__config_init(&c);
+  CHECK_EQ_INT(KV_OK(&c, "backend=redis", "url=redis://u:pw@h:1/2"), PC_OK);
+  js = pc__config_to_json(&c);
+  pc__config_init(&again);
+  CHECK(js && pc__config_from_json(&again, js, strlen(js)) == PC_OK);
+  CHECK(again.url && strcmp(again.url, "redis://u:***@h:1/2") == 0);
+  CHECK(pc__config_diff(&c, &again) &&
+        !strcmp(pc__config_diff(&c, &again), "url"));
+  pc__free(js);
+  pc__config_free(&again);
+  pc__config_free(&c);
   CHECK_EQ_INT(KV_OK(&c, "backend=filesystem", "cache_dir=d", "dir_mode=0",
                      "file_mode=7"),
                PC_OK);
