@@ -177,6 +177,12 @@ void pcx_errorf(sqlite3_context *ctx, const char *fname, int code,
 /* Reports an engine error as "fname: message" with the matching code. */
 void pcx_error(sqlite3_context *ctx, const char *fname, int rc);
 
+/* Whether a function that changes or opens caches was called by the
+** application, not by a CHECK constraint of a database file (which SQLite
+** 3.40 does not refuse: see pcx_util.c). 1: go on; 0: an error was
+** reported. */
+int pcx_direct(sqlite3_context *ctx, const char *fname);
+
 /* The SQLite code for an engine code. */
 int pcx_sqlite_code(int rc);
 

@@ -76,7 +76,8 @@ pc_cache *pcx_cache(pcx_conn *conn, const char *name) {
 /* ---- Values ---- */
 
 int pcx_value(sqlite3_value *v, pc_value *out) {
-  switch (sqlite3_value_type(v)) {
+  int type = sqlite3_value_type(v);
+  switch (type) {
   case SQLITE_INTEGER:
     *out = pc_int(sqlite3_value_int64(v));
     return SQLITE_OK;
@@ -88,7 +89,7 @@ int pcx_value(sqlite3_value *v, pc_value *out) {
     size_t n;
     const void *p = pcx_value_bytes(v, &n);
     if (!p) return SQLITE_NOMEM;
-    if (sqlite3_value_type(v) == SQLITE_BLOB) {
+    if (type == SQLITE_BLOB) {
       *out = pc_blob(p, n);
       return SQLITE_OK;
     }
@@ -178,6 +179,56 @@ int pcx_ttl(sqlite3_value *v, int64_t *ttl_ms) {
   default:
     return pc_ttl_from_text("", 0, ttl_ms);
   }
+}
+
+/* ---- Calls from the schema ---- */
+
+/* Whether sql spells name, in any case (an over-estimate: a string or a
+** comment counts, which can only let a call through). */
+static int spells(const char *sql, const char *name) {
+  size_t n = strlen(name);
+  for (; sql && *sql; sql++)
+    if (sqlite3_strnicmp(sql, name, (int)n) == 0) return 1;
+  return 0;
+}
+
+/* SQLite 3.40 refuses a DIRECTONLY function in a view or a trigger of a
+** database file, and in a CHECK constraint only when the function is also
+** DETERMINISTIC (resolve.c marks other calls there as not coming from the
+** schema). None of ours can be deterministic, so a file's CHECK could
+** change a cache, or open one where the file says, through the
+** application's INSERT or UPDATE. A CHECK runs only in a write
+** transaction: outside one, which is most calls, nothing more is read.
+** Inside one the call is the application's when a running statement of
+** the connection spells the function's name, or when the TEMP schema
+** (the application's own triggers and views) does; otherwise it is
+** refused. A statement prepared without its text (sqlite3_prepare, the
+** legacy form) cannot be read and counts as the application's. */
+int pcx_direct(sqlite3_context *ctx, const char *fname) {
+  sqlite3 *db = sqlite3_context_db_handle(ctx);
+  if (sqlite3_txn_state(db, NULL) != SQLITE_TXN_WRITE) return 1;
+  for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st;
+       st = sqlite3_next_stmt(db, st)) {
+    if (!sqlite3_stmt_busy(st)) continue;
+    const char *sql = sqlite3_sql(st);
+    if (!sql || spells(sql, fname)) return 1;
+  }
+  sqlite3_stmt *q = NULL;
+  int rc = sqlite3_prepare_v2(db,
+                              "SELECT 1 FROM temp.sqlite_schema "
+                              "WHERE instr(lower(sql), ?1) LIMIT 1",
+                              -1, &q, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_bind_text(q, 1, fname, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK) rc = sqlite3_step(q);
+  sqlite3_finalize(q);
+  if (rc == SQLITE_ROW) return 1;
+  if (rc == SQLITE_NOMEM)
+    sqlite3_result_error_nomem(ctx);
+  else
+    pcx_errorf(ctx, fname, SQLITE_ERROR,
+               "refused: called from the database's schema (a CHECK "
+               "constraint), not by a statement of the application");
+  return 0;
 }
 
 /* ---- Errors ---- */

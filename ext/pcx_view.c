@@ -1022,6 +1022,20 @@ static int viewFilter(sqlite3_vtab_cursor *vc, int idxNum, const char *idxStr,
                                  "no cache named '%s' is open", p->cache)
                     : SQLITE_NOMEM;
   }
+  if (rc == SQLITE_OK && strcmp(pc_cache_backend_name(c), "memory") != 0) {
+    /* The rule of a pcache table's definition (SPEC §7): a file that is
+    ** not trusted cannot have its statements' rows written to a shared
+    ** or persistent store. */
+    int trusted = 1;
+    sqlite3_db_config(p->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, -1, &trusted);
+    if (!trusted)
+      rc =
+          view_error(vc->pVtab, SQLITE_ERROR,
+                     "cache '%s' (backend %s) cannot be used by a table "
+                     "definition read from a database file while "
+                     "trusted_schema is OFF",
+                     p->cache ? p->cache : "default", pc_cache_backend_name(c));
+  }
   if (rc == SQLITE_OK) {
     cur->q = (pcx_cached){.db = p->db,
                           .conn = p->conn,

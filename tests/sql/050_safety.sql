@@ -19,8 +19,8 @@ CREATE TRIGGER trq AFTER INSERT ON t2 BEGIN SELECT cache_query('SELECT 1'); END;
 SELECT * FROM v;
 INSERT INTO t VALUES (1);
 INSERT INTO t2 VALUES (1);
--- Known limit of SQLite 3.40: a CHECK constraint read from the file still
--- calls a DIRECTONLY function, even with trusted_schema=OFF (see README).
+-- SQLite 3.40 lets a CHECK constraint call a DIRECTONLY function that is
+-- not deterministic: the function itself refuses (see README, Safety).
 INSERT INTO c VALUES (1);
 SELECT * FROM vt;
 SELECT * FROM vs;
