@@ -765,6 +765,11 @@ static int apply_value(pc_config *c, const key_def *k, const cfg_val *v) {
     } else {
       return bad_rule(k);
     }
+    if (k->id == PC_KEY_DIR_MODE && (mode & 02)) /* pc_fs.c refuses it */
+      return pc__error(PC_ERROR,
+                       "dir_mode: %04o lets every user write in cache_dir, "
+                       "which the filesystem backend refuses",
+                       (unsigned)mode);
     *(int *)f = mode;
     break;
   }

@@ -474,10 +474,31 @@ static int make_dirs(const char *dir, int mode) {
   return rc;
 }
 
-/* Makes sure the directory exists and the database file is a plain file
-** of file_mode (created here, so that the umask does not decide its mode;
-** SQLite gives the -wal and -shm files the mode of the database file). */
-static int fs_prepare_files(const pc_config *cfg, const char *path) {
+/* Refuses a directory that a user other than this one (or root) can
+** write to: whoever can create or rename files in it can put a store of
+** their own, or a link, where the database or its -wal and -shm files go,
+** and so read or forge every entry. The sticky bit (/tmp) does not help:
+** it stops others from removing our files, not from taking their names
+** first. The owner can always chmod the directory, so it must be us; root
+** may own it (a directory made for us under /var/cache), since root can
+** write anywhere in any case. */
+static int check_dir_private(const char *dir, const struct stat *st) {
+  if (st->st_mode & S_IWOTH)
+    return pc__error(PC_ERROR,
+                     "cache_dir: '%s' is writable by every user (mode %04o); "
+                     "refusing it",
+                     dir, (unsigned)(st->st_mode & 07777));
+  uid_t me = geteuid();
+  if (st->st_uid != me && st->st_uid != 0)
+    return pc__error(PC_ERROR,
+                     "cache_dir: '%s' is owned by uid %u, not by this user "
+                     "(uid %u) or root; refusing it",
+                     dir, (unsigned)st->st_uid, (unsigned)me);
+  return PC_OK;
+}
+
+/* Makes sure the directory exists and is fit to hold the store. */
+static int fs_prepare_dir(const pc_config *cfg) {
   struct stat st;
   if (stat(cfg->cache_dir, &st) != 0) {
     if (errno != ENOENT)
@@ -490,10 +511,25 @@ static int fs_prepare_files(const pc_config *cfg, const char *path) {
                        cfg->cache_dir);
     int rc = make_dirs(cfg->cache_dir, cfg->dir_mode);
     if (rc != PC_OK) return rc;
-  } else if (!S_ISDIR(st.st_mode)) {
+    /* Checked like any other: another process may have made it first,
+    ** and dir_mode itself may be open to every user. */
+    if (stat(cfg->cache_dir, &st) != 0)
+      return pc__error(PC_ERROR, "cache_dir: cannot use '%s': %s",
+                       cfg->cache_dir, strerror(errno));
+  }
+  if (!S_ISDIR(st.st_mode))
     return pc__error(PC_ERROR, "cache_dir: '%s' is not a directory",
                      cfg->cache_dir);
-  }
+  return check_dir_private(cfg->cache_dir, &st);
+}
+
+/* Makes sure the directory exists and the database file is a plain file
+** of file_mode (created here, so that the umask does not decide its mode;
+** SQLite gives the -wal and -shm files the mode of the database file). */
+static int fs_prepare_files(const pc_config *cfg, const char *path) {
+  int rc = fs_prepare_dir(cfg);
+  if (rc != PC_OK) return rc;
+  struct stat st;
   if (lstat(path, &st) == 0) {
     if (S_ISLNK(st.st_mode))
       return pc__error(PC_ERROR,

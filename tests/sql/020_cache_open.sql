@@ -26,6 +26,7 @@ SELECT cache_open('x', 'not json');
 SELECT cache_open('x', '{"max_bytes":');
 SELECT cache_open('x', '[1,2]');
 SELECT cache_open('x', '{"dir_mode":"0799"}');
+SELECT cache_open('x', '{"backend":"filesystem","cache_dir":"d","dir_mode":"0777"}');
 SELECT cache_open('x', '{"max_bytes":"64KB\u0000junk"}');
 -- An escaped backslash before u0000 is no NUL: a directory of that name.
 SELECT cache_open('bs', '{"backend":"filesystem","cache_dir":"a\\u0000b"}'), json_extract(cache_stats('bs'), '$.backend'), cache_close('bs');

@@ -12,13 +12,13 @@ SELECT cache_open('nodir', '{"backend":"filesystem","cache_dir":"missing","creat
 .shell touch plainfile
 SELECT cache_open('notdir', '{"backend":"filesystem","cache_dir":"plainfile"}');
 -- A store that is a symbolic link is refused.
-.shell mkdir linked && ln -s ../deep/er/cache/pocketcache.db linked/pocketcache.db
+.shell mkdir -m 700 linked && ln -s ../deep/er/cache/pocketcache.db linked/pocketcache.db
 SELECT cache_open('linked', '{"backend":"filesystem","cache_dir":"linked"}');
 -- A damaged or foreign file in place of the store is a clear error naming
 -- the file, never a crash.
-.shell mkdir junk && head -c 8192 /dev/zero | tr '\0' 'x' > junk/pocketcache.db
+.shell mkdir -m 700 junk && head -c 8192 /dev/zero | tr '\0' 'x' > junk/pocketcache.db
 SELECT cache_open('junk', '{"backend":"filesystem","cache_dir":"junk"}');
-.shell mkdir foreign
+.shell mkdir -m 700 foreign
 ATTACH 'foreign/pocketcache.db' AS f;
 CREATE TABLE f.notes(x);
 DETACH f;
