@@ -1114,6 +1114,20 @@ static void test_release(void) {
   pc_value_release(&v);
   pc__free(buf);
 
+  /* No release function at all (NULL): the value borrows the buffer. */
+  CHECK_EQ_INT(NATIVE->encode(&t, NULL, 0, &buf, &n), PC_OK);
+  CHECK_EQ_INT(NATIVE->decode(buf, n, &v, NULL), PC_OK);
+  CHECK(v.p == buf && v.free_fn == NULL);
+  pc_value_release(&v);
+  pc__free(buf);
+  pc_value jn = pc_text("[0]", 3);
+  jn.is_json = 1;
+  CHECK_EQ_INT(JSON->encode(&jn, NULL, 0, &buf, &n), PC_OK);
+  CHECK_EQ_INT(JSON->decode(buf, n, &v, NULL), PC_OK);
+  CHECK(v.p == buf && v.free_fn == NULL && v.is_json == 1);
+  pc_value_release(&v);
+  pc__free(buf);
+
   /* native INTEGER: the buffer stays the caller's. */
   pc_value i = pc_int(5);
   CHECK_EQ_INT(NATIVE->encode(&i, NULL, 0, &buf, &n), PC_OK);

@@ -64,6 +64,89 @@ static int xor_decode(void *ctx, const unsigned char *p, size_t n,
   return PC_OK;
 }
 
+/* "liar": a serializer whose methods break their contract in the way the
+** first stored byte says, so that every check the engine makes on a
+** registered serializer's output is reached. Encode: 'F' fails, 'N'
+** returns no bytes for a length; anything else is stored as it is. Decode
+** returns an unknown type ('T'), TEXT without bytes ('P'), an empty TEXT
+** with a NULL pointer ('E', which is fine: it reads as ''), or fails. */
+static int liar_encode(void *ctx, const pc_value *v, unsigned char **out,
+                       size_t *nout) {
+  (void)ctx;
+  if (v->type != PC_TEXT || v->n < 1) return PC_ERROR;
+  if (((const char *)v->p)[0] == 'F') return PC_ERROR;
+  if (((const char *)v->p)[0] == 'N') {
+    *out = NULL;
+    *nout = 3;
+    return PC_OK;
+  }
+  *out = malloc(v->n);
+  if (!*out) return PC_NOMEM;
+  memcpy(*out, v->p, v->n);
+  *nout = v->n;
+  return PC_OK;
+}
+
+static int liar_decode(void *ctx, const unsigned char *p, size_t n,
+                       pc_value *v) {
+  (void)ctx;
+  memset(v, 0, sizeof *v);
+  if (n < 1) return PC_ERROR;
+  if (p[0] == 'T') {
+    v->type = 99;
+  } else if (p[0] == 'P') {
+    v->type = PC_TEXT;
+    v->n = 5; /* and p NULL */
+  } else if (p[0] == 'E') {
+    v->type = PC_TEXT;
+  } else {
+    return PC_ERROR;
+  }
+  return PC_OK;
+}
+
+static void liar(void) {
+  pc_serializer_methods m = {"liar", liar_encode, liar_decode, NULL};
+  CHECK_EQ_INT(pc_register_serializer(&m), PC_OK);
+  char err[PC_ERRMSG_MAX];
+  pc_cache *c;
+  CHECK_EQ_INT(
+      pc_cache_open("liar", "{\"serializer\":\"liar\"}", &c, err, sizeof err),
+      PC_OK);
+  pc_value v = pc_text("F", 1);
+  CHECK_EQ_INT(pc_set(c, "k", 1, &v, 60000, 0), PC_ERROR);
+  CHECK(strstr(pc_errmsg(NULL), "could not encode") != NULL);
+  v = pc_text("N", 1);
+  CHECK_EQ_INT(pc_set(c, "k", 1, &v, 60000, 0), PC_ERROR);
+  CHECK(strstr(pc_errmsg(NULL), "no bytes") != NULL);
+  pc_value bad = {.type = 42};
+  CHECK_EQ_INT(pc_set(c, "k", 1, &bad, 60000, 0), PC_ERROR);
+  bad = (pc_value){.type = PC_BLOB, .n = 4}; /* bytes missing */
+  CHECK_EQ_INT(pc_set(c, "k", 1, &bad, 60000, 0), PC_ERROR);
+
+  /* Decoded values that break the contract are misses counted as errors;
+  ** an empty TEXT without a pointer is '' (never SQL NULL). */
+  pc_stats before, after;
+  CHECK_EQ_INT(pc_get_stats(c, &before), PC_OK);
+  const char *keys[] = {"T", "P", "X"};
+  for (int i = 0; i < 3; i++) {
+    v = pc_text(keys[i], 1);
+    CHECK_EQ_INT(pc_set(c, keys[i], 1, &v, 60000, 0), PC_OK);
+    pc_value out;
+    CHECK_EQ_INT(pc_get(c, keys[i], 1, &out), PC_NOTFOUND);
+  }
+  CHECK_EQ_INT(pc_get_stats(c, &after), PC_OK);
+  CHECK(after.errors == before.errors + 3);
+  v = pc_text("E", 1);
+  CHECK_EQ_INT(pc_set(c, "E", 1, &v, 60000, 0), PC_OK);
+  pc_value out;
+  CHECK_EQ_INT(pc_get(c, "E", 1, &out), PC_OK);
+  CHECK(out.type == PC_TEXT && out.n == 0 && out.p != NULL);
+  pc_value_release(&out);
+  pc_cache_release(c);
+  pc_cache_close("liar");
+}
+
 static void round_trips(pc_cache *c) {
   pc_value in[] = {pc_int(-42), pc_real(2.5), pc_text("héllo", 6),
                    pc_blob("\x00\x01\xff", 3), pc_null()};
@@ -150,5 +233,6 @@ int main(void) {
   pc_cache_close("xf");
   snprintf(cfg, sizeof cfg, "rm -rf '%s'", dir);
   CHECK(system(cfg) == 0);
+  liar();
   PC_TEST_END();
 }
