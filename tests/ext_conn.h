@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 
 /* A connection to path (":memory:" too) with the extension ext loaded and
 ** a busy timeout of busy_ms; NULL after printing why, as "<who>: ...". */
@@ -37,6 +38,25 @@ static inline int ext_exec(const char *who, sqlite3 *db, const char *sql) {
   if (sqlite3_exec(db, sql, NULL, NULL, &err) == SQLITE_OK) return 0;
   fprintf(stderr, "%s: %s: %s\n", who, sql, err);
   sqlite3_free(err);
+  return 1;
+}
+
+/* "dir/name" in one of four rotating buffers, so that a call can take up
+** to four such paths at once. */
+static inline const char *ext_path(const char *dir, const char *name) {
+  static char buf[4][512];
+  static int i;
+  char *p = buf[i++ % 4];
+  snprintf(p, sizeof buf[0], "%s/%s", dir, name);
+  return p;
+}
+
+/* Removes the directory tree dir; 0, or 1 after printing why. */
+static inline int ext_remove_tree(const char *who, const char *dir) {
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd) == 0) return 0;
+  fprintf(stderr, "%s: cannot remove %s\n", who, dir);
   return 1;
 }
 

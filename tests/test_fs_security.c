@@ -51,11 +51,7 @@ static void report(const char *check, int failed_before) {
 
 /* A path under the test's directory. */
 static const char *at(const char *name) {
-  static char buf[4][512];
-  static int i;
-  char *p = buf[i++ % 4];
-  snprintf(p, sizeof buf[0], "%s/%s", g_dir, name);
-  return p;
+  return ext_path(g_dir, name);
 }
 
 /* The permission bits of a file, or -1 when it does not exist. */
@@ -331,9 +327,7 @@ int main(int argc, char **argv) {
       g_fail++;
     }
   }
-  char cmd[600];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-  if (system(cmd) != 0) failf("cleanup", g_dir);
+  if (ext_remove_tree(WHO, g_dir)) g_fail++;
   if (g_fail) {
     printf(WHO ": FAILED\n");
     return 1;

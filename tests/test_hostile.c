@@ -38,11 +38,7 @@ static void failf(const char *what, const char *detail) {
 
 /* A path under the test's directory. */
 static const char *at(const char *name) {
-  static char buf[4][512];
-  static int i;
-  char *p = buf[i++ % 4];
-  snprintf(p, sizeof buf[0], "%s/%s", g_dir, name);
-  return p;
+  return ext_path(g_dir, name);
 }
 
 static int exists(const char *name) {
@@ -279,9 +275,7 @@ int main(int argc, char **argv) {
     failf("writing the file opened something", NULL);
   untrusted(argv[1]);
   trusted(argv[1]);
-  char cmd[600];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-  if (system(cmd) != 0) failf("cleanup", g_dir);
+  if (ext_remove_tree("test_hostile", g_dir)) g_fail = 1;
   printf("test_hostile: %s\n", g_fail ? "FAILED" : "ok");
   return g_fail;
 }
