@@ -183,12 +183,25 @@ int pcx_ttl(sqlite3_value *v, int64_t *ttl_ms) {
 
 /* ---- Calls from the schema ---- */
 
-/* Whether sql spells name, in any case (an over-estimate: a string or a
-** comment counts, which can only let a call through). */
+static int ident_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c >= '0' && c <= '9') || c == '_' || c == '$' || (c & 0x80);
+}
+
+/* Whether sql calls name: the word, in any case, followed by "(" after
+** optional spaces. A table named by the file (cache_set_log) is not a
+** call; a string or a comment that looks like one counts, which can only
+** let a call through. */
 static int spells(const char *sql, const char *name) {
   size_t n = strlen(name);
-  for (; sql && *sql; sql++)
-    if (sqlite3_strnicmp(sql, name, (int)n) == 0) return 1;
+  for (const char *p = sql; p && *p; p++) {
+    if (sqlite3_strnicmp(p, name, (int)n) != 0) continue;
+    if (p > sql && ident_char(p[-1])) continue;
+    const char *q = p + n;
+    while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
+      q++;
+    if (*q == '(') return 1;
+  }
   return 0;
 }
 
@@ -200,8 +213,8 @@ static int spells(const char *sql, const char *name) {
 ** application's INSERT or UPDATE. A CHECK runs only in a write
 ** transaction: outside one, which is most calls, nothing more is read.
 ** Inside one the call is the application's when a running statement of
-** the connection spells the function's name, or when the TEMP schema
-** (the application's own triggers and views) does; otherwise it is
+** the connection calls the function by name, or when the TEMP schema
+** (the application's own triggers and views) spells it; otherwise it is
 ** refused. A statement prepared without its text (sqlite3_prepare, the
 ** legacy form) cannot be read and counts as the application's. */
 int pcx_direct(sqlite3_context *ctx, const char *fname) {
