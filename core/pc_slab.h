@@ -4,9 +4,9 @@
 **
 ** One slab has one owner, which serializes pc__slab_alloc, pc__slab_free
 ** and pc__slab_close under a lock of its own. Readers without that lock may
-** resolve handles with pc__slab_ptr() at the same time, provided the owner does
-*not free a handle while a reader resolves
-** it (the memory backend guarantees that by epoch-based reclamation).
+** resolve handles with pc__slab_ptr() at the same time, provided the
+** owner does not free a handle while a reader resolves it (the memory
+** backend guarantees that by epoch-based reclamation).
 **
 ** A handle is (page index << PC_SLAB_OFF_BITS) | (slot offset / 8), and is
 ** never 0. The struct is visible only so that pc__slab_ptr() can be inline;

@@ -138,7 +138,8 @@ PC_TEST_UNUSED static int pc_test_values_equal(const pc_value *a,
     if (!!a->is_json != !!b->is_json) return 0;
     /* fall through */
   default:
-    return a->n == b->n && a->p && b->p && !memcmp(a->p, b->p, a->n);
+    return a->n == b->n &&
+           (a->n == 0 || (a->p && b->p && !memcmp(a->p, b->p, a->n)));
   }
 }
 

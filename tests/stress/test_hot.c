@@ -8,9 +8,10 @@
 ** delete, has, ttl, incr on 64 counters, and a scan of the pcache table.
 ** A value carries its key, its writer and sequence number, and a checksum
 ** of those ("key|writer|n|crc"), so that a get or a scan row that returns
-** another key's value, or a torn one, is caught. Any SQL error fails the test;
-*at the end each counter
-** holds exactly the increments made to it (counters never expire).
+** another key's value, or a torn one, is caught. Any SQL error fails the
+** test; at the end each counter holds exactly the increments made to it
+** (counters never expire), and some gets hit and some scans returned rows
+** (else no value was checked).
 ** stress.hot and stress.hot_fs run it (under ThreadSanitizer too, in CI).
 */
 #include "../ext_conn.h"
@@ -219,6 +220,7 @@ int main(int argc, char **argv) {
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fail("rm", dir);
   }
+  if (hits == 0 || rows == 0) fail("no value was checked", "0 hits or rows");
   printf("test_hot %s: %d threads x %d operations: %ld hits, %ld scan rows "
          "checked, %ld increments, %d errors\n",
          argv[2], threads, g_ops, hits, rows, total, (int)g_errors);
