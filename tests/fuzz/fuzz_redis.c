@@ -35,6 +35,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_CLIENTS 16
@@ -89,6 +90,20 @@ static char g_sock[200], g_url[220];
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static const uint8_t *g_rp;
 static size_t g_rn;
+
+/* Connections the server holds open. An input waits until the server has
+** closed the ones it made (and freed their readers): libFuzzer runs the
+** slow leak check after every input whose mallocs and frees differ, and a
+** reader freed after the input ended made nearly every input one. */
+static pthread_cond_t g_idle = PTHREAD_COND_INITIALIZER;
+static int g_clients;
+
+static void clients_add(int d) {
+  pthread_mutex_lock(&g_mu);
+  g_clients += d;
+  if (!g_clients) pthread_cond_broadcast(&g_idle);
+  pthread_mutex_unlock(&g_mu);
+}
 
 /* The next reply, copied into out (512 bytes: the input may be gone by the
 ** time it is sent, when a tier's thread reads late), its length in *n;
@@ -173,6 +188,7 @@ static void *server(void *arg) {
         pf[i] = pf[n - 1];
         rd[i] = rd[n - 1];
         n--;
+        clients_add(-1);
       }
     }
     if (pf[0].revents & POLLIN) {
@@ -183,6 +199,7 @@ static void *server(void *arg) {
         pf[n].revents = 0;
         rd[n] = redisReaderCreate();
         n++;
+        clients_add(1);
       } else if (fd >= 0) {
         close(fd);
       }
@@ -308,6 +325,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   pthread_mutex_lock(&g_mu);
   g_rn = 0; /* what is left of this input answers no later command */
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 2; /* bounded: a late close only costs a leak check */
+  while (g_clients > 0 && pthread_cond_timedwait(&g_idle, &g_mu, &until) == 0) {
+  }
   pthread_mutex_unlock(&g_mu);
   return 0;
 }
