@@ -1185,7 +1185,7 @@ static void mem_close(void *b) {
   for (unsigned i = 0; i < m->nshards; i++) {
     pc_shard *s = &m->shards[i];
     mem_table *t = tab(s);
-    for (size_t j = 0; j <= t->mask; j++) {
+    for (size_t j = 0; s->count && j <= t->mask; j++) {
       for (uint32_t h = ld(&t->b[j]), next; h; h = next) {
         next = ld(&E(sl, h)->hnext);
         close_entry(sl, h, &held);
@@ -1639,7 +1639,7 @@ static int scan_collect(pc_mem_scan *it, pc_shard *s) {
   size_t n = 0;
   mem_table *t = tab(s);
   pc_slab *sl = s->slab;
-  for (size_t j = 0; j <= t->mask; j++) {
+  for (size_t j = 0; s->count && j <= t->mask; j++) {
     for (uint32_t h = ld(&t->b[j]); h; h = ld(&E(sl, h)->hnext)) {
       pc_entry *e = E(sl, h);
       size_t nk;
