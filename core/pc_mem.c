@@ -174,8 +174,11 @@ _Static_assert(sizeof(pc_entry) == 32, "pc_entry header grew");
 
 /* rp: the table's reference (while linked, and in limbo until it is
 ** dropped) + one per reader in the low 22 bits, the policy's 8 bits on
-** top. A reader that finds REFS_LIMIT references already gets a copy
-** instead, so the count never reaches the bits above it. */
+** top. A get that finds REFS_LIMIT references already gets a copy
+** instead. A scan takes its references without that check, at most two an
+** open iterator (its batch's and the item it hands out), so the 2^21 left
+** above REFS_LIMIT would take a million iterators open on one cache at
+** once to reach the bits above. */
 #define REFS_MASK 0x3FFFFFu
 #define REFS_LIMIT 0x200000u
 #define POL_SHIFT 24
