@@ -765,11 +765,6 @@ static int apply_value(pc_config *c, const key_def *k, const cfg_val *v) {
     } else {
       return bad_rule(k);
     }
-    if (k->id == PC_KEY_DIR_MODE && (mode & 02)) /* pc_fs.c refuses it */
-      return pc__error(PC_ERROR,
-                       "dir_mode: %04o lets every user write in cache_dir, "
-                       "which the filesystem backend refuses",
-                       (unsigned)mode);
     *(int *)f = mode;
     break;
   }
@@ -1011,6 +1006,11 @@ int pc__config_validate(pc_config *cfg) {
   }
   if (be == BE_FILESYSTEM && !cfg->cache_dir)
     return pc__error(PC_ERROR, "cache_dir: required for backend filesystem");
+  if (cfg->dir_mode & 02) /* pc_fs.c refuses such a directory */
+    return pc__error(PC_ERROR,
+                     "dir_mode: %04o lets every user write in cache_dir, "
+                     "which the filesystem backend refuses",
+                     (unsigned)cfg->dir_mode);
   if (be == BE_REDIS) {
     if (!cfg->url)
       return pc__error(PC_ERROR, "url: required for backend redis");
