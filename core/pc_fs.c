@@ -1264,6 +1264,8 @@ static int fs_scan_next(void *p, pc_backend_item *item) {
 ** instead: it moves with every commit of any other connection, at the
 ** cost of a read transaction per call.
 */
+int pc__fs_map_wal_index = 1;
+
 static int fs_watch_open(fs_store *s) {
   s->version++; /* without shm, a first open or a forked child's cannot
                    know what it missed: a change */
@@ -1285,6 +1287,7 @@ static int fs_watch_open(fs_store *s) {
     return rc;
   }
   sqlite3_reset(s->watch_st);
+  if (!pc__fs_map_wal_index) return PC_OK;
   /* The read above made sure the WAL-index exists. */
   size_t n = strlen(s->path);
   char *shm = pc__malloc(n + sizeof "-shm");

@@ -4,6 +4,7 @@
 ** by writes, eviction bounds, persistence across close and reopen, and
 ** every allocation of an open, set and get failing in turn.
 */
+#include "pc_internal.h"
 #include "pc_test.h"
 
 #include <sqlite3.h>
@@ -97,6 +98,43 @@ static void test_tier_expiry(void) {
   check_get(c, "a", NULL);
   CHECK_EQ_INT(pc_cache_close("tierexp"), PC_OK);
   pc_cache_release(c);
+}
+
+/* A tier over a store another cache writes (its own connections, as
+** another process's would be): every write is seen by the next get, with
+** the WAL-index header mapped and with the PRAGMA data_version fallback. */
+static void test_tier_sees_writes(int map) {
+  pc__fs_map_wal_index = map;
+  pc_cache *t = open_fs("tv_tier", "tv", ",\"local_max_bytes\":\"1MB\"");
+  pc_cache *w = open_fs("tv_writer", "tv", "");
+  int stale = 0;
+  for (int i = 0; i < 50; i++) {
+    char v[16];
+    snprintf(v, sizeof v, "%d", i);
+    CHECK_EQ_INT(set_text(w, "k", v, PC_TTL_NEVER), PC_OK);
+    for (int k = 0; k < 2; k++) { /* the first may fill the tier */
+      pc_value got;
+      if (pc_get(t, "k", 1, &got) != PC_OK) {
+        stale++;
+        continue;
+      }
+      stale += got.n != strlen(v) || memcmp(got.p, v, got.n) != 0;
+      pc_value_release(&got);
+    }
+  }
+  CHECK_EQ_INT(stale, 0);
+  CHECK_EQ_INT(set_text(t, "k", "own", PC_TTL_NEVER), PC_OK);
+  CHECK_EQ_INT(pc_delete(w, "k", 1), PC_OK);
+  check_get(t, "k", NULL);
+  char *json = pc_stats_json(t); /* and the tier did serve */
+  const char *tier = json ? strstr(json, "\"tier\":") : NULL;
+  CHECK(tier && !strstr(tier, "\"hits\":0,"));
+  pc_free(json);
+  pc_cache_release(t);
+  pc_cache_release(w);
+  CHECK_EQ_INT(pc_cache_close("tv_tier"), PC_OK);
+  CHECK_EQ_INT(pc_cache_close("tv_writer"), PC_OK);
+  pc__fs_map_wal_index = 1;
 }
 
 static void test_reclaim_bounded(void) {
@@ -227,6 +265,8 @@ int main(void) {
   }
   test_expiry_on_clock();
   test_tier_expiry();
+  test_tier_sees_writes(1);
+  test_tier_sees_writes(0);
   test_reclaim_bounded();
   test_reclaim_foreign();
   test_bounds();
