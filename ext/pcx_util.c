@@ -214,7 +214,7 @@ static int spells(const char *sql, const char *name) {
 ** transaction: outside one, which is most calls, nothing more is read.
 ** Inside one the call is the application's when a running statement of
 ** the connection calls the function by name, or when the TEMP schema
-** (the application's own triggers and views) spells it; otherwise it is
+** (the application's own triggers and views) does; otherwise it is
 ** refused. A statement prepared without its text (sqlite3_prepare, the
 ** legacy form) cannot be read and counts as the application's. */
 int pcx_direct(sqlite3_context *ctx, const char *fname) {
@@ -227,14 +227,16 @@ int pcx_direct(sqlite3_context *ctx, const char *fname) {
     if (!sql || spells(sql, fname)) return 1;
   }
   sqlite3_stmt *q = NULL;
-  int rc = sqlite3_prepare_v2(db,
-                              "SELECT 1 FROM temp.sqlite_schema "
-                              "WHERE instr(lower(sql), ?1) LIMIT 1",
-                              -1, &q, NULL);
-  if (rc == SQLITE_OK) rc = sqlite3_bind_text(q, 1, fname, -1, SQLITE_STATIC);
-  if (rc == SQLITE_OK) rc = sqlite3_step(q);
+  int rc = sqlite3_prepare_v2(db, "SELECT sql FROM temp.sqlite_schema", -1, &q,
+                              NULL);
+  int found = 0;
+  while (!found && rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+    const char *sql = (const char *)sqlite3_column_text(q, 0);
+    found = sql && spells(sql, fname);
+    rc = SQLITE_OK;
+  }
   sqlite3_finalize(q);
-  if (rc == SQLITE_ROW) return 1;
+  if (found) return 1;
   if (rc == SQLITE_NOMEM)
     sqlite3_result_error_nomem(ctx);
   else

@@ -200,6 +200,10 @@ static void untrusted(const char *ext) {
     g_fail = 1;
     return;
   }
+  /* A TEMP table of the application whose name spells a function does
+  ** not call it: the CHECKs below stay refused. */
+  if (ext_exec("test_hostile", db, "CREATE TEMP TABLE cache_set_log(x)"))
+    g_fail = 1;
   const char *def = "cannot be opened from a table definition read from a "
                     "database file while trusted_schema is OFF";
   refused(db, "SELECT * FROM fsx", def);
