@@ -82,11 +82,11 @@ bool pc__ebr_safe(uint32_t tag);
 
 extern const pc_backend_methods pc__memory_backend;
 extern const pc_backend_methods pc__filesystem_backend; /* pc_fs.c */
+extern const pc_backend_methods pc__redis_backend;      /* pc_redis.c */
 /* 1: a memory tier over a filesystem store reads the mapped WAL-index
 ** header; 0: the PRAGMA data_version fallback for a VFS without one (tests
 ** set it, before opening, to cover that path). */
 extern int pc__fs_map_wal_index;
-extern const pc_backend_methods pc__redis_backend; /* pc_redis.c */
 /* The version of hiredis compiled in (pc_redis.c owns hiredis). */
 const char *pc__hiredis_version(void);
 
