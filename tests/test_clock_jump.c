@@ -214,6 +214,18 @@ static const char *show(val v) {
   return p;
 }
 
+/* A get of k: a miss, or the failure says what, the key and what came. */
+static void check_miss(const char *k, const char *cache, const char *what) {
+  val g = get(k, cache);
+  check(is_miss(g), "%s: get '%s' %s (want NULL)", what, k, show(g));
+}
+
+/* An entry a jump back may keep: a TTL of at most its own plus the jump,
+** and a value exactly when there is a TTL. */
+static int kept_within_jump(val g, val t) {
+  return ttl_bounded(t) && (t.null ? is_miss(g) : is_v(g));
+}
+
 /* ---- The checks ---- */
 
 /* The fake clock moves the wall clock by the hour, SQLite's 'now' with
@@ -310,11 +322,8 @@ static void memory_cache(void) {
         "(want NULL)",
         show(g), show(g0));
   wait_until(t_k3 + 2200);
-  g = get("k3", "m");
-  check(is_miss(g),
-        "memory: 'k3' (set at +1h) 2.2 s later, at +0: get %s (want NULL, "
-        "not an hour later)",
-        show(g));
+  check_miss("k3", "m",
+             "memory: set at +1h, 2.2 s later, at +0 (not an hour later)");
 }
 
 /* A filesystem cache: expiries are wall-clock ms; a jump back keeps an
@@ -328,7 +337,7 @@ static void filesystem_cache(const char *dir) {
   set2("k", "f");
   jump(-HOUR);
   val g = get("k", "f"), t = ttl("k", "f");
-  check(ttl_bounded(t) && (t.null ? is_miss(g) : is_v(g)),
+  check(kept_within_jump(g, t),
         "filesystem: at -1h, 'k' (set at +0, TTL 2 s): get %s, ttl %s (want "
         "ttl <= 3602, the entry may stay)",
         show(g), show(t));
@@ -341,15 +350,12 @@ static void filesystem_cache(const char *dir) {
   set2("k2", "f");
   jump(0);
   g = get("k2", "f"), t = ttl("k2", "f");
-  check(ttl_bounded(t) && (t.null ? is_miss(g) : is_v(g)),
+  check(kept_within_jump(g, t),
         "filesystem: at +0, 'k2' (set at +1h, TTL 2 s): get %s, ttl %s (want "
         "ttl <= 3602)",
         show(g), show(t));
   wait_until(t_k + 2200);
-  g = get("k", "f");
-  check(is_miss(g),
-        "filesystem: at +0, 2.2 s after the set: get 'k' %s (want NULL)",
-        show(g));
+  check_miss("k", "f", "filesystem: at +0, 2.2 s after the set");
 }
 
 /* A filesystem cache with a memory tier: the tier's copy expires on the
