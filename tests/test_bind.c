@@ -164,8 +164,7 @@ int main(int argc, char **argv) {
     sqlite3_finalize(st);
     sqlite3_close(db);
   }
-  snprintf(sql, sizeof sql, "rm -rf %s", g_dir);
-  if (system(sql) != 0) g_fail = 1;
+  if (ext_remove_tree("test_bind", g_dir)) g_fail = 1;
   if (!g_fail) printf("test_bind: ok\n");
   return g_fail;
 }

@@ -215,11 +215,7 @@ int main(int argc, char **argv) {
     sqlite3_finalize(st);
   }
   sqlite3_close(db);
-  if (fs) {
-    char cmd[64];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fail("rm", dir);
-  }
+  if (fs && ext_remove_tree("test_hot", dir)) fail("rm", dir);
   if (hits == 0 || rows == 0) fail("no value was checked", "0 hits or rows");
   printf("test_hot %s: %d threads x %d operations: %ld hits, %ld scan rows "
          "checked, %ld increments, %d errors\n",

@@ -179,9 +179,7 @@ int main(int argc, char **argv) {
   }
   sqlite3_close(reader);
   sqlite3_close(db);
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  if (system(cmd) != 0) failed = 1;
+  if (ext_remove_tree("test_query_flight", dir)) failed = 1;
   printf("test_query_flight: %s\n", failed ? "FAILED" : "ok");
   return failed;
 }

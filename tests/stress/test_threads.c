@@ -148,11 +148,7 @@ int main(int argc, char **argv) {
   }
   sqlite3_finalize(st);
   sqlite3_close(db);
-  if (fs) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-  }
+  if (fs) ext_remove_tree("test_threads", dir);
   printf("%d passed, %d failed\n", checks + 1 - (g_errors > 0), failed);
   return failed ? 1 : 0;
 }

@@ -162,9 +162,7 @@ int main(int argc, char **argv) {
   }
   sqlite3_close(db);
   sqlite3_free(g_config);
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  if (system(cmd) != 0) failed = 1;
+  if (ext_remove_tree("test_view_race", dir)) failed = 1;
   printf("test_view_race: %s\n", failed ? "FAILED" : "ok");
   return failed;
 }
