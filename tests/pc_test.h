@@ -143,6 +143,20 @@ PC_TEST_UNUSED static int pc_test_values_equal(const pc_value *a,
   }
 }
 
+/* ---- Caches ---- */
+/* Closes every open cache, so that what comes next starts from an empty
+** registry: PC_OK, or the error of listing them. */
+PC_TEST_UNUSED static int pc_test_close_all_caches(void) {
+  char **names;
+  int count;
+  int rc = pc_cache_names(&names, &count);
+  if (rc != PC_OK) return rc;
+  for (int i = 0; i < count; i++)
+    pc_cache_close(names[i]);
+  pc_free(names);
+  return PC_OK;
+}
+
 /* ---- Manual clock ---- */
 PC_TEST_UNUSED static int64_t pc_test_mono = 1000000;
 PC_TEST_UNUSED static int64_t pc_test_wall = 1700000000000LL;

@@ -224,15 +224,6 @@ static int exec_all(sqlite3 *db, const char *sql, char **msg) {
   return SQLITE_OK;
 }
 
-static void close_caches(void) {
-  char **names;
-  int count;
-  if (pc_cache_names(&names, &count) != PC_OK) return;
-  for (int i = 0; i < count; i++)
-    pc_cache_close(names[i]);
-  pc_free(names);
-}
-
 /* One attempt with allocation n failing; true when it never got that far. */
 static int attempt(const scenario *s, long n) {
   sqlite3_int64 base_sq = sqlite3_memory_used();
@@ -267,7 +258,7 @@ static int attempt(const scenario *s, long n) {
   }
   sqlite3_finalize(st);
   if (sqlite3_close(db) != SQLITE_OK) fail(s, n, "close", NULL);
-  close_caches();
+  if (pc_test_close_all_caches() != PC_OK) fail(s, n, "close the caches", NULL);
   if (g_warm) return done;
   if (sqlite3_memory_used() != base_sq) {
     char m[80];
