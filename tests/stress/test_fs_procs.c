@@ -288,10 +288,12 @@ static void check_mixed(int ops) {
   char dir[512];
   snprintf(dir, sizeof dir, "%s/mixed", g_dir);
   pid_t pids[MIX_PROCS];
+  /* 300 s, and a second more for every 100 operations a thread. */
+  unsigned limit = 300 + (unsigned)(ops / 100);
   for (int p = 0; p < MIX_PROCS; p++) {
     pids[p] = fork();
     if (pids[p] == 0) {
-      alarm(300);
+      alarm(limit);
       pthread_t th[MIX_THREADS];
       mix_arg a[MIX_THREADS];
       for (int t = 0; t < MIX_THREADS; t++) {
@@ -306,7 +308,7 @@ static void check_mixed(int ops) {
       _exit(errors ? 1 : 0);
     }
   }
-  int ok = wait_all(pids, MIX_PROCS, 330, NULL); /* past the alarm */
+  int ok = wait_all(pids, MIX_PROCS, (int)limit + 30, NULL); /* past it */
   CHECK(ok == MIX_PROCS, "mixed: %d of %d workers had no error", ok, MIX_PROCS);
   int intact = store_intact(dir);
   CHECK(intact, "mixed: integrity_check failed");
