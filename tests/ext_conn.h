@@ -41,6 +41,21 @@ static inline int ext_exec(const char *who, sqlite3 *db, const char *sql) {
   return 1;
 }
 
+/* The first column of sql's first row as an integer in *v: 0, or 1 after
+** printing why, as "<who>: sql: message". */
+static inline int ext_query_int(const char *who, sqlite3 *db, const char *sql,
+                                long long *v) {
+  sqlite3_stmt *st = NULL;
+  int ok = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+           sqlite3_step(st) == SQLITE_ROW;
+  if (ok)
+    *v = sqlite3_column_int64(st, 0);
+  else
+    fprintf(stderr, "%s: %s: %s\n", who, sql, sqlite3_errmsg(db));
+  sqlite3_finalize(st);
+  return !ok;
+}
+
 /* "dir/name" in one of four rotating buffers, so that a call can take up
 ** to four such paths at once. */
 static inline const char *ext_path(const char *dir, const char *name) {

@@ -64,17 +64,8 @@ static void refused(sqlite3 *db, const char *sql, const char *want) {
 /* The first column of the first row of sql, as an integer (-1: an error,
 ** reported). */
 static long long query_int(sqlite3 *db, const char *sql) {
-  sqlite3_stmt *st;
   long long v = -1;
-  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-    failf(sql, sqlite3_errmsg(db));
-    return -1;
-  }
-  if (sqlite3_step(st) == SQLITE_ROW)
-    v = sqlite3_column_int64(st, 0);
-  else
-    failf(sql, sqlite3_errmsg(db));
-  sqlite3_finalize(st);
+  if (ext_query_int("test_hostile", db, sql, &v)) g_fail = 1;
   return v;
 }
 

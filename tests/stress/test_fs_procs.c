@@ -29,7 +29,7 @@
 ** Every wait is bounded: workers get an alarm, and the parent kills what
 ** is left after its own deadline.
 */
-#include <sqlite3.h>
+#include "../ext_conn.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#define WHO "test_fs_procs"
 #define ADD_REPS 20
 
 static const char *g_ext;
@@ -59,23 +60,14 @@ static int g_failed;
 
 /* A connection with the extension loaded and cache 'c' open on dir. */
 static sqlite3 *open_cache(const char *dbfile, const char *dir) {
-  sqlite3 *db;
-  if (sqlite3_open(dbfile, &db) != SQLITE_OK) _exit(90);
-  sqlite3_enable_load_extension(db, 1);
-  char *err = NULL;
-  if (sqlite3_load_extension(db, g_ext, NULL, &err) != SQLITE_OK) {
-    fprintf(stderr, "load: %s\n", err);
-    _exit(91);
-  }
+  sqlite3 *db = ext_connect(WHO, dbfile, g_ext, 0);
+  if (!db) _exit(91);
   if (dir) {
     char *sql = sqlite3_mprintf(
         "SELECT cache_open('c', json_object('backend', 'filesystem', "
         "'cache_dir', %Q))",
         dir);
-    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
-      fprintf(stderr, "cache_open: %s\n", err);
-      _exit(92);
-    }
+    if (!sql || ext_exec(WHO, db, sql)) _exit(92);
     sqlite3_free(sql);
   }
   return db;
@@ -83,15 +75,8 @@ static sqlite3 *open_cache(const char *dbfile, const char *dir) {
 
 /* One integer from SQL, exiting the worker on error. */
 static long long query_int(sqlite3 *db, const char *sql) {
-  sqlite3_stmt *st;
   long long v = -1;
-  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK ||
-      sqlite3_step(st) != SQLITE_ROW) {
-    fprintf(stderr, "[%d] %s: %s\n", (int)getpid(), sql, sqlite3_errmsg(db));
-    _exit(93);
-  }
-  v = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
+  if (ext_query_int(WHO, db, sql, &v)) _exit(93);
   return v;
 }
 
@@ -573,9 +558,7 @@ int main(int argc, char **argv) {
   check_reopen();
   check_tier();
   check_crash(runs);
-  char cmd[600];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
+  ext_remove_tree(WHO, g_dir);
   printf("%s\n", g_failed ? "FAILED" : "all ok");
   return g_failed;
 }
